@@ -1,0 +1,34 @@
+// core/arena.h — scratch memory for a forward pass: a bump allocator over large blocks, so that
+// intermediate activations cost no malloc per op. reset() recycles everything at once; tensors
+// taken from an arena must not outlive the next reset().
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace difu {
+
+class Arena {
+public:
+    explicit Arena(size_t block_bytes = size_t{64} << 20) : block_bytes_(block_bytes) {}
+
+    // A contiguous, uninitialised tensor from the arena.
+    Tensor alloc(Shape shape, DType dtype = DType::F32);
+    // Forget every allocation; keeps the blocks (merged into one when there were several).
+    void reset();
+
+    size_t used() const { return used_; }
+    size_t capacity() const;
+    size_t high_water() const { return high_water_; }
+
+private:
+    struct Block { std::shared_ptr<Storage> storage; size_t top = 0; };
+    size_t block_bytes_;
+    std::vector<Block> blocks_;
+    size_t used_ = 0;
+    size_t high_water_ = 0;
+};
+
+}  // namespace difu

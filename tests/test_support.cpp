@@ -1,0 +1,55 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+namespace difu::test {
+
+std::string shared_path(const std::string& rel) { return std::string(DIFU_SHARED_DIR) + "/" + rel; }
+std::string fixture_path(const std::string& rel) { return shared_path("fixtures/" + rel); }
+std::string source_path(const std::string& rel) { return std::string(DIFU_SOURCE_DIR) + "/" + rel; }
+std::string difu_binary() { return DIFU_BINARY; }
+
+std::string temp_dir() {
+    static std::string dir = [] {
+        auto p = std::filesystem::temp_directory_path() / ("difu-test-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(p);
+        return p.string();
+    }();
+    return dir;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+    if (a.shape() != b.shape())
+        throw Error::make("max_abs_diff: shapes {} and {} differ", shape_str(a.shape()), shape_str(b.shape()));
+    Tensor fa = a.dtype() == DType::F32 ? a.contiguous() : a.to(DType::F32);
+    Tensor fb = b.dtype() == DType::F32 ? b.contiguous() : b.to(DType::F32);
+    double m = 0;
+    auto x = fa.f32(), y = fb.f32();
+    for (size_t i = 0; i < x.size(); ++i) {
+        double d = std::fabs(static_cast<double>(x[i]) - y[i]);
+        if (std::isnan(d)) return INFINITY;
+        m = std::max(m, d);
+    }
+    return m;
+}
+
+int run_command(const std::string& cmd, std::string* output) {
+    std::string full = cmd + " 2>&1";
+    FILE* p = ::popen(full.c_str(), "r");
+    if (!p) return -1;
+    std::array<char, 4096> buf;
+    std::string out;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    int status = ::pclose(p);
+    if (output) *output = out;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace difu::test

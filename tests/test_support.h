@@ -1,0 +1,21 @@
+// tests/test_support.h — paths of the shared fixtures and small helpers for comparing tensors.
+#pragma once
+#include <string>
+
+#include "core/tensor.h"
+
+namespace difu::test {
+
+std::string shared_path(const std::string& rel);   // ../shared/<rel>
+std::string fixture_path(const std::string& rel);  // ../shared/fixtures/<rel>
+std::string source_path(const std::string& rel);   // <project root>/<rel>
+std::string difu_binary();                         // the built difu executable
+std::string temp_dir();                            // a fresh folder for this test process
+
+// Max |a - b| over all elements (both converted to f32); shapes must match.
+double max_abs_diff(const Tensor& a, const Tensor& b);
+
+// Runs a shell command, returns exit status; stdout+stderr captured into `output`.
+int run_command(const std::string& cmd, std::string* output);
+
+}  // namespace difu::test
