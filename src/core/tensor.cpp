@@ -57,6 +57,14 @@ Tensor Tensor::view_of(std::shared_ptr<Storage> storage, size_t byte_offset, DTy
     return t;
 }
 
+Tensor Tensor::meta(Shape shape, DType dtype) {
+    Tensor t;
+    t.dtype_ = dtype;
+    t.strides_ = contiguous_strides(shape);
+    t.shape_ = std::move(shape);
+    return t;
+}
+
 bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_) || numel() <= 1; }
 
 void Tensor::check_access(size_t elem_size, bool write) const {

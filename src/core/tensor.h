@@ -26,6 +26,9 @@ public:
     static Tensor from_f32(Shape shape, std::span<const float> values);
     // A contiguous view of bytes someone else owns (a mapped checkpoint, an arena block).
     static Tensor view_of(std::shared_ptr<Storage> storage, size_t byte_offset, DType dtype, Shape shape);
+    // Shape and dtype without data (like torch's "meta" device): for reasoning about key layouts,
+    // e.g. the key lists of full-size checkpoints. defined() is false; data access throws.
+    static Tensor meta(Shape shape, DType dtype);
 
     bool defined() const { return storage_ != nullptr; }
     DType dtype() const { return dtype_; }

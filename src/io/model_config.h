@@ -1,0 +1,112 @@
+// io/model_config.h — what a checkpoint is (family) and its hyper-parameters, as the original
+// LDM configs (v1-inference.yaml, ...) name them. Inferred from tensor shapes (io/model_detect.cpp),
+// optionally overridden by a sidecar <checkpoint>.yaml (io/ldm_yaml.cpp).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+
+namespace difu {
+
+enum class ModelFamily { SD1, SD2, SDXL, SDXLRefiner, Unknown };
+enum class Prediction { Eps, V };
+
+std::string_view family_name(ModelFamily f);  // "SD 1.x", ...
+
+// openaimodel.UNetModel
+struct UNetConfig {
+    int in_channels = 4;     // 9 for inpainting (latent + mask + masked latent), 8 for instruct-pix2pix
+    int out_channels = 4;
+    int model_channels = 320;
+    std::vector<int> channel_mult;          // per level, e.g. {1, 2, 4, 4}
+    int num_res_blocks = 2;
+    std::vector<int> transformer_depth;     // per level; 0 = no SpatialTransformer at that level
+    int middle_transformer_depth = 1;       // 0 = middle block without attention
+    int context_dim = 768;
+    int num_heads = 8;                      // SD 1.x convention; -1 when num_head_channels is used
+    int num_head_channels = -1;             // SD 2.x / SDXL: 64 channels per head
+    bool use_linear_in_transformer = false; // proj_in/proj_out as linear (SD 2.x, SDXL) vs 1x1 conv
+    int adm_in_channels = 0;                // SDXL "label_emb" vector conditioning, 0 = none
+    // Level l has attention at downsample factor 2^l ("attention_resolutions" of the yaml).
+    std::vector<int> attention_resolutions() const;
+    int heads_for(int channels) const { return num_head_channels > 0 ? channels / num_head_channels : num_heads; }
+};
+
+// ldm.models.autoencoder.AutoencoderKL (ddconfig)
+struct VaeConfig {
+    int in_channels = 3;
+    int out_ch = 3;
+    int ch = 128;
+    std::vector<int> ch_mult;  // {1, 2, 4, 4}
+    int num_res_blocks = 2;
+    int z_channels = 4;
+    int embed_dim = 4;
+    float scale_factor = 0.18215f;
+};
+
+// CLIP text transformer. SD 1.x: HF CLIPTextModel names; SD 2.x: OpenCLIP names.
+struct TextConfig {
+    enum class Naming { HuggingFace, OpenClip } naming = Naming::HuggingFace;
+    int vocab_size = 49408;
+    int width = 768;
+    int layers = 12;
+    int heads = 12;          // width / 64 (CLIP convention: 64 channels per head)
+    int intermediate = 3072;
+    int context_length = 77;
+    bool quick_gelu = true;  // openai CLIP; OpenCLIP ViT-H uses exact gelu
+};
+
+// Diffusion schedule (ddpm.py register_schedule).
+struct ScheduleConfig {
+    int timesteps = 1000;
+    double linear_start = 0.00085;
+    double linear_end = 0.012;
+    Prediction prediction = Prediction::Eps;
+    bool prediction_known = true;  // false: the keys cannot tell eps from v (SD 2.x 512 vs 768-v)
+};
+
+struct ModelConfig {
+    ModelFamily family = ModelFamily::Unknown;
+    std::string variant;  // "" (txt2img), "inpainting", "instruct-pix2pix"
+    std::string unet_prefix = "model.diffusion_model.";
+    std::string vae_prefix = "first_stage_model.";
+    std::string text_prefix = "cond_stage_model.transformer.text_model.";
+    UNetConfig unet;
+    VaeConfig vae;
+    TextConfig text;
+    ScheduleConfig schedule;
+    std::string config_source = "inferred from tensor shapes";  // or the sidecar yaml's path
+
+    // Whether difu can generate with this model today; when not, why not.
+    bool supported() const { return unsupported_reason().empty(); }
+    std::string unsupported_reason() const;
+};
+
+// Detects the family and infers every hyper-parameter from the tensors, then applies the sidecar
+// `<checkpoint path minus extension>.yaml` if it exists. Throws Error for a file that is not a
+// Stable Diffusion checkpoint (naming what is missing).
+ModelConfig detect_model(const Checkpoint& ck);
+ModelConfig infer_config(const Checkpoint& ck);  // without the sidecar
+
+// One tensor the model's code looks up: full checkpoint name and shape.
+struct TensorSpec {
+    std::string name;
+    Shape shape;
+    bool required = true;  // false for buffers that some checkpoints leave out (position_ids, ...)
+};
+// The complete key layout of a checkpoint with this configuration (what make-random writes).
+std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg);
+
+// Compares a checkpoint's keys with the expected layout.
+struct KeyReport {
+    std::vector<std::string> missing;         // expected, not in the file
+    std::vector<std::string> wrong_shape;     // "name: file [..], expected [..]"
+    std::vector<std::string> unknown;         // in the file, used by nothing
+    size_t ignored = 0;                       // known but unused (EMA copies, training buffers)
+    size_t used = 0;
+    bool complete() const { return missing.empty() && wrong_shape.empty(); }
+};
+KeyReport check_keys(const Checkpoint& ck, const ModelConfig& cfg);
+
+}  // namespace difu

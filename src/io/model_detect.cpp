@@ -1,0 +1,229 @@
+// io/model_detect.cpp — which Stable Diffusion family a checkpoint is, and its hyper-parameters,
+// read off the tensor names and shapes exactly as they are in a downloaded file.
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include "io/ldm_yaml.h"
+#include "io/model_config.h"
+
+namespace difu {
+namespace {
+
+constexpr int kClipHeadChannels = 64;  // CLIP text towers: 64 channels per attention head
+constexpr int kSD1UNetHeads = 8;       // SD 1.x UNet: num_heads = 8 at every level
+constexpr int kSD2HeadChannels = 64;   // SD 2.x / SDXL UNet: num_head_channels = 64
+constexpr float kSDXLScaleFactor = 0.13025f;
+
+// Shape of `name`, or nothing.
+std::optional<Shape> shape_of(const Checkpoint& ck, const std::string& name) {
+    auto it = ck.tensors.find(name);
+    if (it == ck.tensors.end()) return std::nullopt;
+    return it->second.shape();
+}
+
+// Dimension `d` of a tensor that must exist with at least d+1 dims.
+int dim_of(const Checkpoint& ck, const std::string& name, size_t d) {
+    auto s = shape_of(ck, name);
+    if (!s) throw Error::at(ck.path, "tensor '{}' is missing (needed to infer the model's hyper-parameters)", name);
+    if (s->size() <= d || (*s)[d] <= 0 || (*s)[d] > (1 << 24))
+        throw Error::at(ck.path, "tensor '{}' has shape {}, which no Stable Diffusion model has", name, shape_str(*s));
+    return static_cast<int>((*s)[d]);
+}
+
+bool has_prefix(const Checkpoint& ck, const std::string& prefix) {
+    auto it = ck.tensors.lower_bound(prefix);
+    return it != ck.tensors.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Number of consecutive indices i = 0, 1, ... for which some key starts with prefix + "i.".
+int count_indexed(const Checkpoint& ck, const std::string& prefix) {
+    int n = 0;
+    while (has_prefix(ck, prefix + std::to_string(n) + ".")) ++n;
+    return n;
+}
+
+int ratio(const Checkpoint& ck, int value, int base, const std::string& what) {
+    if (base <= 0 || value % base != 0)
+        throw Error::at(ck.path, "{} has {} channels, not a multiple of {}", what, value, base);
+    return value / base;
+}
+
+UNetConfig infer_unet(const Checkpoint& ck, const std::string& p) {
+    UNetConfig u;
+    u.model_channels = dim_of(ck, p + "input_blocks.0.0.weight", 0);
+    u.in_channels = dim_of(ck, p + "input_blocks.0.0.weight", 1);
+    u.out_channels = dim_of(ck, p + "out.2.weight", 0);
+    const int n_input = count_indexed(ck, p + "input_blocks.");
+    std::vector<int> blocks_per_level;
+    int blocks = 0, depth_at_level = 0, mult = 0;
+    for (int k = 1; k < n_input; ++k) {
+        const std::string b = p + "input_blocks." + std::to_string(k) + ".";
+        if (ck.has(b + "0.op.weight")) {  // Downsample closes a level
+            blocks_per_level.push_back(blocks);
+            u.channel_mult.push_back(mult);
+            u.transformer_depth.push_back(depth_at_level);
+            blocks = 0;
+            depth_at_level = 0;
+            continue;
+        }
+        mult = ratio(ck, dim_of(ck, b + "0.in_layers.2.weight", 0), u.model_channels, b + "0");
+        depth_at_level = count_indexed(ck, b + "1.transformer_blocks.");
+        ++blocks;
+    }
+    if (blocks == 0) throw Error::at(ck.path, "the UNet's last level has no ResBlocks under '{}input_blocks.'", p);
+    blocks_per_level.push_back(blocks);
+    u.channel_mult.push_back(mult);
+    u.transformer_depth.push_back(depth_at_level);
+    u.num_res_blocks = blocks_per_level[0];
+    for (int b : blocks_per_level)
+        if (b != u.num_res_blocks)
+            throw Error::at(ck.path, "UNet levels have different numbers of ResBlocks; not supported");
+    u.middle_transformer_depth = count_indexed(ck, p + "middle_block.1.transformer_blocks.");
+    // Context width and projection kind come from the first SpatialTransformer.
+    for (size_t l = 0; l < u.transformer_depth.size(); ++l) {
+        if (u.transformer_depth[l] == 0) continue;
+        const std::string t = p + "input_blocks." + std::to_string(1 + l * (u.num_res_blocks + 1)) + ".1.";
+        u.context_dim = dim_of(ck, t + "transformer_blocks.0.attn2.to_k.weight", 1);
+        u.use_linear_in_transformer = shape_of(ck, t + "proj_in.weight")->size() == 2;
+        break;
+    }
+    if (auto s = shape_of(ck, p + "label_emb.0.0.weight"); s && s->size() == 2) u.adm_in_channels = static_cast<int>((*s)[1]);
+    return u;
+}
+
+VaeConfig infer_vae(const Checkpoint& ck, const std::string& p) {
+    VaeConfig v;
+    v.ch = dim_of(ck, p + "encoder.conv_in.weight", 0);
+    v.in_channels = dim_of(ck, p + "encoder.conv_in.weight", 1);
+    v.out_ch = dim_of(ck, p + "decoder.conv_out.weight", 0);
+    const int levels = count_indexed(ck, p + "encoder.down.");
+    if (levels == 0) throw Error::at(ck.path, "no VAE encoder levels under '{}encoder.down.'", p);
+    for (int i = 0; i < levels; ++i) {
+        const std::string name = p + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight";
+        v.ch_mult.push_back(ratio(ck, dim_of(ck, name, 0), v.ch, name));
+    }
+    v.num_res_blocks = count_indexed(ck, p + "encoder.down.0.block.");
+    v.z_channels = dim_of(ck, p + "decoder.conv_in.weight", 1);
+    v.embed_dim = dim_of(ck, p + "post_quant_conv.weight", 1);
+    return v;
+}
+
+TextConfig infer_text_hf(const Checkpoint& ck, const std::string& p) {
+    TextConfig t;
+    t.naming = TextConfig::Naming::HuggingFace;
+    t.vocab_size = dim_of(ck, p + "embeddings.token_embedding.weight", 0);
+    t.width = dim_of(ck, p + "embeddings.token_embedding.weight", 1);
+    t.context_length = dim_of(ck, p + "embeddings.position_embedding.weight", 0);
+    t.layers = count_indexed(ck, p + "encoder.layers.");
+    t.intermediate = dim_of(ck, p + "encoder.layers.0.mlp.fc1.weight", 0);
+    t.heads = ratio(ck, t.width, kClipHeadChannels, p + "embeddings.token_embedding");
+    t.quick_gelu = true;
+    return t;
+}
+
+TextConfig infer_text_openclip(const Checkpoint& ck, const std::string& p) {
+    TextConfig t;
+    t.naming = TextConfig::Naming::OpenClip;
+    t.vocab_size = dim_of(ck, p + "token_embedding.weight", 0);
+    t.width = dim_of(ck, p + "token_embedding.weight", 1);
+    t.context_length = dim_of(ck, p + "positional_embedding", 0);
+    t.layers = count_indexed(ck, p + "transformer.resblocks.");
+    t.intermediate = dim_of(ck, p + "transformer.resblocks.0.mlp.c_fc.weight", 0);
+    t.heads = ratio(ck, t.width, kClipHeadChannels, p + "token_embedding");
+    t.quick_gelu = false;  // OpenCLIP ViT-H/14 and ViT-bigG use exact GELU
+    return t;
+}
+
+// Says what the file is when it is not a Stable Diffusion checkpoint.
+[[noreturn]] void not_a_model(const Checkpoint& ck) {
+    if (ck.tensors.empty()) throw Error::at(ck.path, "the file holds no tensors");
+    const std::string first = ck.tensors.begin()->first;
+    if (has_prefix(ck, "lora_unet_") || has_prefix(ck, "lora_te_"))
+        throw Error::at(ck.path, "this is a LoRA, not a Stable Diffusion model (LoRA support comes later)");
+    if (ck.has("encoder.conv_in.weight") && ck.has("decoder.conv_in.weight"))
+        throw Error::at(ck.path, "this is a standalone VAE, not a full Stable Diffusion model");
+    if (has_prefix(ck, "down_blocks.") || has_prefix(ck, "conv_in."))
+        throw Error::at(ck.path, "this looks like a diffusers-format UNet file; single-file checkpoints only for now");
+    throw Error::at(ck.path, "not a Stable Diffusion checkpoint: no 'model.diffusion_model.*' tensors ({} tensors, "
+                             "the first is '{}')", ck.tensors.size(), first);
+}
+
+}  // namespace
+
+std::string_view family_name(ModelFamily f) {
+    switch (f) {
+        case ModelFamily::SD1: return "SD 1.x";
+        case ModelFamily::SD2: return "SD 2.x";
+        case ModelFamily::SDXL: return "SDXL";
+        case ModelFamily::SDXLRefiner: return "SDXL refiner";
+        case ModelFamily::Unknown: return "unknown";
+    }
+    return "?";
+}
+
+std::vector<int> UNetConfig::attention_resolutions() const {
+    std::vector<int> r;
+    for (size_t l = 0; l < transformer_depth.size(); ++l)
+        if (transformer_depth[l] > 0) r.push_back(1 << l);
+    return r;
+}
+
+std::string ModelConfig::unsupported_reason() const {
+    if (family != ModelFamily::SD1)
+        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x only for now)", family_name(family));
+    if (variant == "inpainting") return "inpainting UNets (9 input channels) are not supported yet";
+    if (!variant.empty()) return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
+    return "";
+}
+
+ModelConfig infer_config(const Checkpoint& ck) {
+    ModelConfig cfg;
+    if (!has_prefix(ck, cfg.unet_prefix)) not_a_model(ck);
+    if (has_prefix(ck, "conditioner.embedders.")) {
+        cfg.family = has_prefix(ck, "conditioner.embedders.1.") ? ModelFamily::SDXL : ModelFamily::SDXLRefiner;
+        cfg.text_prefix = cfg.family == ModelFamily::SDXL ? "conditioner.embedders.0.transformer.text_model."
+                                                          : "conditioner.embedders.0.model.";
+    } else if (ck.has("cond_stage_model.model.token_embedding.weight")) {
+        cfg.family = ModelFamily::SD2;
+        cfg.text_prefix = "cond_stage_model.model.";
+    } else if (ck.has("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")) {
+        cfg.family = ModelFamily::SD1;
+    } else if (ck.has("cond_stage_model.transformer.embeddings.token_embedding.weight")) {
+        cfg.family = ModelFamily::SD1;  // written by transformers < 4.x, without the "text_model." level
+        cfg.text_prefix = "cond_stage_model.transformer.";
+    } else {
+        throw Error::at(ck.path, "has a UNet but no text encoder this version of difu knows "
+                                 "(expected 'cond_stage_model.transformer.text_model.*' for SD 1.x)");
+    }
+    cfg.unet = infer_unet(ck, cfg.unet_prefix);
+    cfg.vae = infer_vae(ck, cfg.vae_prefix);
+    if (cfg.family == ModelFamily::SD1 || cfg.family == ModelFamily::SDXL)
+        cfg.text = infer_text_hf(ck, cfg.text_prefix);
+    else
+        cfg.text = infer_text_openclip(ck, cfg.text_prefix);
+    if (cfg.family == ModelFamily::SD1) {
+        cfg.unet.num_heads = kSD1UNetHeads;
+    } else {
+        cfg.unet.num_heads = -1;
+        cfg.unet.num_head_channels = kSD2HeadChannels;
+    }
+    if (cfg.family == ModelFamily::SDXL || cfg.family == ModelFamily::SDXLRefiner) cfg.vae.scale_factor = kSDXLScaleFactor;
+    if (cfg.family == ModelFamily::SD2) cfg.schedule.prediction_known = false;  // 512-base is eps, 768-v is v
+    if (cfg.unet.in_channels == 9) cfg.variant = "inpainting";
+    else if (cfg.unet.in_channels == 8) cfg.variant = "instruct-pix2pix";
+    else if (cfg.unet.in_channels != 4)
+        throw Error::at(ck.path, "UNet has {} input channels; Stable Diffusion UNets have 4, 8 or 9", cfg.unet.in_channels);
+    if (auto s = shape_of(ck, "betas"); s && s->size() == 1) cfg.schedule.timesteps = static_cast<int>((*s)[0]);
+    return cfg;
+}
+
+ModelConfig detect_model(const Checkpoint& ck) {
+    ModelConfig cfg = infer_config(ck);
+    std::filesystem::path yaml = std::filesystem::path(ck.path).replace_extension(".yaml");
+    if (!ck.path.empty() && std::filesystem::is_regular_file(yaml)) apply_ldm_yaml(yaml.string(), cfg);
+    return cfg;
+}
+
+}  // namespace difu

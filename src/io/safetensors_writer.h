@@ -1,0 +1,21 @@
+// io/safetensors_writer.h — writes named tensors as a .safetensors file (make-random, tests, tools).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace difu {
+
+struct NamedTensor {
+    std::string name;
+    Tensor tensor;
+};
+
+// Tensors are written in the given order (data offsets ascending), the header padded with spaces to
+// a multiple of 8 bytes so that every tensor's data is 8-byte aligned, as the reference writer does.
+void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace difu
