@@ -9,7 +9,7 @@ Tensor Arena::alloc(Shape shape, DType dtype) {
     const size_t need = (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
     if (blocks_.empty() || blocks_.back().top + need > blocks_.back().storage->size()) {
         Block b;
-        b.storage = Storage::allocate(std::max(block_bytes_, need));
+        b.storage = Storage::allocate(std::max(block_bytes_, need), /*zero=*/false);
         blocks_.push_back(std::move(b));
     }
     Block& b = blocks_.back();
@@ -27,11 +27,20 @@ void Arena::reset() {
         size_t total = capacity();
         blocks_.clear();
         Block b;
-        b.storage = Storage::allocate(total);
+        b.storage = Storage::allocate(total, /*zero=*/false);
         blocks_.push_back(std::move(b));
     }
     for (auto& b : blocks_) b.top = 0;
     used_ = 0;
+}
+
+void Arena::rewind(const Mark& m) {
+    DIFU_CHECK(m.blocks <= blocks_.size(), "Arena::rewind to a mark from before a reset");
+    // Blocks opened after the mark are dropped (alloc() only fills the last block); a pass that
+    // overflows once costs one block allocation per pass until the next reset() merges the blocks.
+    blocks_.resize(m.blocks);
+    if (m.blocks > 0) blocks_.back().top = m.top;
+    used_ = m.used;
 }
 
 size_t Arena::capacity() const {

@@ -19,6 +19,11 @@ public:
     // Forget every allocation; keeps the blocks (merged into one when there were several).
     void reset();
 
+    // Scoped use: everything allocated after mark() is released by rewind(mark).
+    struct Mark { size_t blocks, top, used; };
+    Mark mark() const { return {blocks_.size(), blocks_.empty() ? 0 : blocks_.back().top, used_}; }
+    void rewind(const Mark& m);
+
     size_t used() const { return used_; }
     size_t capacity() const;
     size_t high_water() const { return high_water_; }

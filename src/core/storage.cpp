@@ -14,11 +14,11 @@
 
 namespace difu {
 
-std::shared_ptr<Storage> Storage::allocate(size_t bytes) {
+std::shared_ptr<Storage> Storage::allocate(size_t bytes, bool zero) {
     const size_t rounded = (bytes + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
     void* p = rounded ? std::aligned_alloc(kTensorAlignment, rounded) : nullptr;
     if (rounded && !p) throw Error::make("out of memory allocating {} bytes", bytes);
-    if (p) std::memset(p, 0, rounded);
+    if (p && zero) std::memset(p, 0, rounded);
     return std::shared_ptr<Storage>(new Storage(static_cast<std::byte*>(p), bytes, true, true, nullptr));
 }
 

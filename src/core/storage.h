@@ -11,8 +11,8 @@ inline constexpr size_t kTensorAlignment = 64;  // one cache line; what AVX-512 
 
 class Storage {
 public:
-    // Heap memory, kTensorAlignment-aligned, zero-filled.
-    static std::shared_ptr<Storage> allocate(size_t bytes);
+    // Heap memory, kTensorAlignment-aligned, zero-filled unless `zero` is false.
+    static std::shared_ptr<Storage> allocate(size_t bytes, bool zero = true);
     // Memory owned by someone else (a MappedFile, an Arena); `owner` is kept alive while this lives.
     static std::shared_ptr<Storage> borrow(std::shared_ptr<const void> owner, std::byte* data, size_t bytes,
                                            bool writable);

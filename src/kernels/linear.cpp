@@ -1,0 +1,68 @@
+#include "kernels/linear.h"
+
+#include "kernels/dnnl_context.h"
+
+namespace difu {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+struct Linear::Plan {
+    dnnl::matmul primitive;
+    dnnl::memory::desc src, dst;
+};
+
+Linear::Linear(const Tensor& weight, const Tensor& bias) {
+    DIFU_CHECK(weight.ndim() == 2, "Linear weight must be 2-d, got {}", shape_str(weight.shape()));
+    out_ = weight.dim(0);
+    in_ = weight.dim(1);
+    weight_ = weight.to(DType::F32);
+    // W [out, in] row-major is the matmul's K x N weight in "ba" order: used as is, no transpose copy.
+    dnnl::memory::desc wd({in_, out_}, dt::f32, tag::ba);
+    weight_mem_ = std::make_shared<dnnl::memory>(wd, dnnl_engine(), weight_.mutable_data<float>());
+    if (bias.defined()) {
+        DIFU_CHECK(bias.numel() == out_, "Linear bias has {} elements, expected {}", bias.numel(), out_);
+        bias_ = bias.to(DType::F32).reshape({out_});
+        dnnl::memory::desc bd({1, out_}, dt::f32, tag::ab);
+        bias_mem_ = std::make_shared<dnnl::memory>(bd, dnnl_engine(), bias_.mutable_data<float>());
+    }
+}
+
+const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) const {
+    std::lock_guard<std::mutex> lock(*mutex_);
+    auto key = std::make_tuple(rows, ldx, ldy);
+    auto it = plans_->find(key);
+    if (it != plans_->end()) return *it->second;
+    auto plan = std::make_shared<Plan>();
+    plan->src = dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
+    plan->dst = dnnl::memory::desc({rows, out_}, dt::f32, dnnl::memory::dims{ldy, 1});
+    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(plan->src, weight_mem_->get_desc(), bias_mem_->get_desc(), plan->dst)
+                                     : dnnl::matmul::desc(plan->src, weight_mem_->get_desc(), plan->dst);
+    plan->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(d, dnnl_engine()));
+    return *plans_->emplace(key, plan).first->second;
+}
+
+void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_t ldy) const {
+    if (rows == 0) return;
+    if (ldx < 0) ldx = in_;
+    if (ldy < 0) ldy = out_;
+    const Plan& p = plan_for(rows, ldx, ldy);
+    dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));
+    dnnl::memory dst(p.dst, dnnl_engine(), y);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *weight_mem_}, {DNNL_ARG_DST, dst}};
+    if (bias_mem_) args.emplace(DNNL_ARG_BIAS, *bias_mem_);
+    p.primitive.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
+}
+
+Tensor Linear::forward(const Tensor& x, Arena& arena) const {
+    DIFU_CHECK(x.dim(-1) == in_, "Linear expects {} input features, got shape {}", in_, shape_str(x.shape()));
+    Tensor xc = x.contiguous();
+    Shape out_shape = x.shape();
+    out_shape.back() = out_;
+    Tensor y = arena.alloc(out_shape);
+    forward(xc.data<float>(), xc.numel() / in_, y.mutable_data<float>());
+    return y;
+}
+
+}  // namespace difu

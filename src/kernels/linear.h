@@ -1,0 +1,43 @@
+// kernels/linear.h — y = x W^T + b on oneDNN matmul. The weight is converted (f16/bf16 -> f32) and
+// laid out once, when the model loads; each call only runs the cached primitive for its row count.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+namespace difu {
+
+class Linear {
+public:
+    Linear() = default;
+    // weight [out, in] as stored in checkpoints (any float dtype); bias [out] or undefined.
+    Linear(const Tensor& weight, const Tensor& bias);
+
+    int64_t in_features() const { return in_; }
+    int64_t out_features() const { return out_; }
+    const Tensor& weight() const { return weight_; }  // f32 [out, in]
+    const Tensor& bias() const { return bias_; }      // f32 [out] or undefined
+
+    // x [rows, in] (row stride ldx) -> y [rows, out] (row stride ldy).
+    void forward(const float* x, int64_t rows, float* y, int64_t ldx = -1, int64_t ldy = -1) const;
+    // x [..., in] -> [..., out], allocated from the arena.
+    Tensor forward(const Tensor& x, Arena& arena) const;
+
+private:
+    struct Plan;
+    const Plan& plan_for(int64_t rows, int64_t ldx, int64_t ldy) const;
+    int64_t in_ = 0, out_ = 0;
+    Tensor weight_, bias_;
+    std::shared_ptr<dnnl::memory> weight_mem_, bias_mem_;
+    mutable std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
+    mutable std::shared_ptr<std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>>> plans_ =
+        std::make_shared<std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>>>();
+};
+
+}  // namespace difu

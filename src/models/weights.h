@@ -1,0 +1,41 @@
+// models/weights.h — looks weights up by their checkpoint names, once, at load: a prefix
+// ("cond_stage_model.transformer.text_model.") plus the module path, with the expected shape checked
+// and the file and tensor named when it does not fit.
+#pragma once
+#include <string>
+
+#include "core/tensor.h"
+#include "io/checkpoint.h"
+#include "kernels/linear.h"
+
+namespace difu {
+
+// torch.nn.LayerNorm / GroupNorm parameters, converted to f32.
+struct NormWeights {
+    Tensor weight, bias;  // [channels]
+    int64_t channels() const { return weight.numel(); }
+};
+
+class Weights {
+public:
+    Weights(const Checkpoint& ck, std::string prefix) : ck_(&ck), prefix_(std::move(prefix)) {}
+
+    // A child scope: Weights(ck, "a.").sub("b") looks up "a.b.*".
+    Weights sub(const std::string& name) const { return Weights(*ck_, prefix_ + name + "."); }
+    Weights sub(int index) const { return sub(std::to_string(index)); }
+    const std::string& prefix() const { return prefix_; }
+
+    // The stored tensor (any dtype, possibly a view into the mapped file).
+    const Tensor& raw(const std::string& name, const Shape& shape) const { return ck_->get(prefix_ + name, shape); }
+    bool has(const std::string& name) const { return ck_->has(prefix_ + name); }
+    Tensor f32(const std::string& name, const Shape& shape) const;  // converted copy (or the view if already f32)
+
+    Linear linear(const std::string& name, int64_t out, int64_t in, bool bias = true) const;
+    NormWeights norm(const std::string& name, int64_t channels) const;
+
+private:
+    const Checkpoint* ck_;
+    std::string prefix_;
+};
+
+}  // namespace difu
