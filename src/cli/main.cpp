@@ -1,2 +1,45 @@
+// cli/main.cpp — the difu executable: git-style subcommands (`difu --help` lists them).
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-int main() { std::puts("difu"); return 0; }
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"difu " DIFU_VERSION " — Stable Diffusion in C++\n"
+                 "Loads SD checkpoints (.safetensors, .ckpt) and runs the latent-diffusion pipeline on the CPU."};
+    app.set_help_all_flag("--help-all", "Help for every subcommand");
+    app.set_version_flag("--version", std::string("difu ") + DIFU_VERSION);
+    int threads = 0;
+    app.add_option("-t,--threads", threads, "Compute threads (default: the cores this process may use)")
+        ->check(CLI::NonNegativeNumber);
+    app.require_subcommand(1);
+    difu::cli::add_inspect_command(app);
+    difu::cli::add_tokenize_command(app);
+    app.parse_complete_callback([&] { difu::set_num_threads(threads); });
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "difu: error: %s (see difu --help)\n", e.what());
+        return difu::cli::kExitBadInput;
+    } catch (const difu::Error& e) {
+        std::fprintf(stderr, "difu: error: %s\n", e.what());
+        return difu::cli::kExitBadInput;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "difu: error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "difu: internal error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

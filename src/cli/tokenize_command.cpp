@@ -1,0 +1,4 @@
+#include "cli/commands.h"
+namespace difu::cli {
+void add_tokenize_command(CLI::App&) {}
+}  // namespace difu::cli
