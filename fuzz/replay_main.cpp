@@ -1,5 +1,6 @@
 // fuzz/replay_main.cpp — runs a fuzz target's entry point over every file of a corpus folder, so
 // that ctest replays the corpus deterministically in ordinary (and sanitizer) builds.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
