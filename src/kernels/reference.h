@@ -13,6 +13,12 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t n, const float* 
 void quick_gelu(float* x, int64_t n);
 void gelu(float* x, int64_t n);
 void silu(float* x, int64_t n);
+// Direct convolution over NHWC, weight [out, in, kh, kw] (as stored), zero padding.
+void conv2d(const float* x, const float* w, const float* b, float* y, int64_t n, int64_t h, int64_t wd, int64_t cin,
+            int64_t cout, int64_t kh, int64_t kw, int stride, int pad_top, int pad_left, int64_t oh, int64_t ow);
+// Group norm over NHWC, statistics in double, optional SiLU.
+void group_norm(const float* x, float* y, int64_t n, int64_t hw, int64_t c, int groups, const float* g, const float* b,
+                float eps, bool silu);
 // Materialises the whole score matrix, softmax in double.
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
 

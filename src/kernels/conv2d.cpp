@@ -1,0 +1,85 @@
+#include "kernels/conv2d.h"
+
+#include "kernels/dnnl_context.h"
+
+namespace difu {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+struct Conv2d::Plan {
+    dnnl::convolution_forward primitive;
+    dnnl::memory::desc src, dst;
+    std::shared_ptr<dnnl::memory> weights;  // in the layout this primitive wants
+    int64_t oh, ow;
+};
+
+Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, ConvGeometry geometry) : geo_(geometry) {
+    DIFU_CHECK(weight.ndim() == 4, "Conv2d weight must be 4-d, got {}", shape_str(weight.shape()));
+    cout_ = weight.dim(0);
+    cin_ = weight.dim(1);
+    kh_ = weight.dim(2);
+    kw_ = weight.dim(3);
+    weight_ = weight.to(DType::F32);
+    bias_ = bias.defined() ? bias.to(DType::F32).reshape({cout_}) : Tensor::empty({cout_});
+}
+
+int64_t Conv2d::out_size(int64_t in, int axis) const {
+    const int64_t k = axis == 0 ? kh_ : kw_;
+    const int64_t pads = axis == 0 ? geo_.pad[0] + geo_.pad[2] : geo_.pad[1] + geo_.pad[3];
+    return (in + pads - k) / geo_.stride + 1;
+}
+
+const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    auto key = std::make_tuple(n, h, w);
+    if (auto it = cache_->plans.find(key); it != cache_->plans.end()) return *it->second;
+    auto plan = std::make_shared<Plan>();
+    plan->oh = out_size(h, 0);
+    plan->ow = out_size(w, 1);
+    DIFU_CHECK(plan->oh > 0 && plan->ow > 0, "Conv2d: input {}x{} is smaller than the kernel", h, w);
+    plan->src = dnnl::memory::desc({n, cin_, h, w}, dt::f32, tag::nhwc);
+    plan->dst = dnnl::memory::desc({n, cout_, plan->oh, plan->ow}, dt::f32, tag::nhwc);
+    dnnl::memory::desc wany({cout_, cin_, kh_, kw_}, dt::f32, tag::any);
+    dnnl::memory::desc bd({cout_}, dt::f32, tag::x);
+    const dnnl::memory::dims strides{geo_.stride, geo_.stride};
+    const dnnl::memory::dims pad_l{geo_.pad[0], geo_.pad[1]}, pad_r{geo_.pad[2], geo_.pad[3]};
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      plan->src, wany, bd, plan->dst, strides, pad_l, pad_r);
+    dnnl::convolution_forward::primitive_desc pd(d, dnnl_engine());
+    plan->primitive = dnnl::convolution_forward(pd);
+    // Reuse a weight copy already in this layout; otherwise reorder once and keep it.
+    for (const auto& wm : cache_->weights)
+        if (wm->get_desc() == pd.weights_desc()) plan->weights = wm;
+    if (!plan->weights) {
+        dnnl::memory plain({{cout_, cin_, kh_, kw_}, dt::f32, tag::oihw}, dnnl_engine(),
+                           const_cast<float*>(weight_.data<float>()));
+        plan->weights = std::make_shared<dnnl::memory>(pd.weights_desc(), dnnl_engine());
+        dnnl::reorder(plain, *plan->weights).execute(dnnl_stream(), plain, *plan->weights);
+        dnnl_stream().wait();
+        cache_->weights.push_back(plan->weights);
+    }
+    return *cache_->plans.emplace(key, plan).first->second;
+}
+
+void Conv2d::forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) const {
+    const Plan& p = plan_for(n, h, w);
+    dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));
+    dnnl::memory dst(p.dst, dnnl_engine(), y);
+    dnnl::memory bias({{cout_}, dt::f32, tag::x}, dnnl_engine(), const_cast<float*>(bias_.data<float>()));
+    p.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *p.weights},
+                                        {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+    dnnl_stream().wait();
+}
+
+Tensor Conv2d::forward(const Tensor& x, Arena& arena) const {
+    DIFU_CHECK(x.ndim() == 4 && x.dim(3) == cin_, "Conv2d expects NHWC input with {} channels, got {}", cin_,
+               shape_str(x.shape()));
+    Tensor xc = x.contiguous();
+    const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2);
+    Tensor y = arena.alloc({n, out_size(h, 0), out_size(w, 1), cout_});
+    forward(xc.data<float>(), n, h, w, y.mutable_data<float>());
+    return y;
+}
+
+}  // namespace difu
