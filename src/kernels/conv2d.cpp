@@ -48,16 +48,21 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
                                       plan->src, wany, bd, plan->dst, strides, pad_l, pad_r);
     dnnl::convolution_forward::primitive_desc pd(d, dnnl_engine());
     plan->primitive = dnnl::convolution_forward(pd);
-    // Reuse a weight copy already in this layout; otherwise reorder once and keep it.
+    // Reuse a weight copy already in this layout; otherwise reorder once (from whichever copy we
+    // hold) and keep it. The plain f32 copy is released after the first reorder, so a conv holds
+    // one copy of its weights, not two.
     for (const auto& wm : cache_->weights)
         if (wm->get_desc() == pd.weights_desc()) plan->weights = wm;
     if (!plan->weights) {
-        dnnl::memory plain({{cout_, cin_, kh_, kw_}, dt::f32, tag::oihw}, dnnl_engine(),
-                           const_cast<float*>(weight_.data<float>()));
+        dnnl::memory source = cache_->weights.empty()
+                                  ? dnnl::memory({{cout_, cin_, kh_, kw_}, dt::f32, tag::oihw}, dnnl_engine(),
+                                                 const_cast<float*>(weight_.data<float>()))
+                                  : *cache_->weights.front();
         plan->weights = std::make_shared<dnnl::memory>(pd.weights_desc(), dnnl_engine());
-        dnnl::reorder(plain, *plan->weights).execute(dnnl_stream(), plain, *plan->weights);
+        dnnl::reorder(source, *plan->weights).execute(dnnl_stream(), source, *plan->weights);
         dnnl_stream().wait();
         cache_->weights.push_back(plan->weights);
+        weight_ = Tensor();
     }
     return *cache_->plans.emplace(key, plan).first->second;
 }

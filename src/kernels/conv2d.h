@@ -39,7 +39,8 @@ private:
     const Plan& plan_for(int64_t n, int64_t h, int64_t w) const;
     int64_t cout_ = 0, cin_ = 0, kh_ = 0, kw_ = 0;
     ConvGeometry geo_;
-    Tensor weight_, bias_;  // f32, [out, in, kh, kw] and [out]
+    mutable Tensor weight_;  // f32 [out, in, kh, kw] until the first call reorders it
+    Tensor bias_;            // f32 [out]
     struct Cache {
         std::mutex mutex;
         std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>> plans;
