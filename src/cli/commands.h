@@ -11,5 +11,6 @@ inline constexpr int kExitBadInput = 2;
 void add_inspect_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_make_random_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace difu::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     difu::cli::add_inspect_command(app);
     difu::cli::add_tokenize_command(app);
     difu::cli::add_make_random_command(app);
+    difu::cli::add_bench_command(app);
     app.parse_complete_callback([&] { difu::set_num_threads(threads); });
     try {
         app.parse(argc, argv);

@@ -1,6 +1,7 @@
 #include "core/arena.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace difu {
 
@@ -41,6 +42,29 @@ void Arena::rewind(const Mark& m) {
     blocks_.resize(m.blocks);
     if (m.blocks > 0) blocks_.back().top = m.top;
     used_ = m.used;
+}
+
+Tensor Arena::keep(const Mark& m, const Tensor& t) {
+    DIFU_CHECK(t.is_contiguous(), "Arena::keep needs a contiguous tensor");
+    const bool same_block = m.blocks > 0 && m.blocks <= blocks_.size() &&
+                            t.storage() == blocks_[m.blocks - 1].storage && t.byte_offset() >= m.top;
+    if (same_block) {
+        Block& b = blocks_[m.blocks - 1];
+        std::memmove(b.storage->data() + m.top, t.raw(), t.nbytes());
+        blocks_.resize(m.blocks);
+        const size_t need = (t.nbytes() + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+        Tensor moved = Tensor::view_of(b.storage, m.top, t.dtype(), t.shape());
+        b.top = m.top + need;
+        used_ = m.used + need;
+        return moved;
+    }
+    // t lives in a block opened after the mark: copy it out after rewinding (its block stays alive
+    // through t's own reference until the copy is done).
+    Tensor source = t;
+    rewind(m);
+    Tensor moved = alloc(source.shape(), source.dtype());
+    std::memcpy(moved.storage()->data() + moved.byte_offset(), source.raw(), source.nbytes());
+    return moved;
 }
 
 size_t Arena::capacity() const {

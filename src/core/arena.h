@@ -23,6 +23,9 @@ public:
     struct Mark { size_t blocks, top, used; };
     Mark mark() const { return {blocks_.size(), blocks_.empty() ? 0 : blocks_.back().top, used_}; }
     void rewind(const Mark& m);
+    // Rewinds to `m` but keeps `t` (allocated after m): t's bytes move down to the mark, so a block of
+    // a network can free its temporaries and keep only its output. Returns the moved tensor.
+    Tensor keep(const Mark& m, const Tensor& t);
 
     size_t used() const { return used_; }
     size_t capacity() const;

@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/flops.h"
+
 namespace difu {
 namespace {
 
@@ -64,6 +66,7 @@ void attend_tile(const float* q, const float* k, const float* v, float* out, con
 
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale) {
     const int64_t q_tiles = (s.q_len + kQueryTile - 1) / kQueryTile;
+    count_flops(static_cast<uint64_t>(4 * s.batch * s.heads * s.q_len * s.kv_len * s.head_dim));  // QK^T and PV
 #pragma omp parallel for collapse(3) schedule(dynamic)
     for (int64_t b = 0; b < s.batch; ++b)
         for (int64_t h = 0; h < s.heads; ++h)

@@ -1,6 +1,7 @@
 #include "kernels/conv2d.h"
 
 #include "kernels/dnnl_context.h"
+#include "kernels/flops.h"
 
 namespace difu {
 
@@ -69,6 +70,7 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
 
 void Conv2d::forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) const {
     const Plan& p = plan_for(n, h, w);
+    count_flops(static_cast<uint64_t>(2 * n * p.oh * p.ow * cout_ * cin_ * kh_ * kw_));
     dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));
     dnnl::memory dst(p.dst, dnnl_engine(), y);
     dnnl::memory bias({{cout_}, dt::f32, tag::x}, dnnl_engine(), const_cast<float*>(bias_.data<float>()));

@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include "kernels/dnnl_context.h"
+#include "kernels/flops.h"
 
 namespace difu {
 
@@ -47,6 +48,7 @@ void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_
     if (ldx < 0) ldx = in_;
     if (ldy < 0) ldy = out_;
     const Plan& p = plan_for(rows, ldx, ldy);
+    count_flops(static_cast<uint64_t>(2 * rows * in_ * out_));
     dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));
     dnnl::memory dst(p.dst, dnnl_engine(), y);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *weight_mem_}, {DNNL_ARG_DST, dst}};

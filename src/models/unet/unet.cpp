@@ -67,6 +67,7 @@ UNetModel::UNetModel(const Checkpoint& ck, const ModelConfig& cfg) : cfg_(cfg.un
 
 Tensor UNetModel::run_block(const Block& block, Tensor h, const Tensor& silu_emb, const Tensor& context, Arena& a) const {
     for (const Layer& layer : block) {
+        const Arena::Mark before = a.mark();  // the layer's temporaries are freed, its output kept
         h = std::visit(
             [&](const auto& m) -> Tensor {
                 using M = std::decay_t<decltype(m)>;
@@ -75,6 +76,7 @@ Tensor UNetModel::run_block(const Block& block, Tensor h, const Tensor& silu_emb
                 else return m.forward(h, a);  // Conv2d, Downsample, Upsample
             },
             layer);
+        h = a.keep(before, h);
     }
     return h;
 }

@@ -10,6 +10,13 @@ namespace difu {
 constexpr float kLogvarMin = -30.0f, kLogvarMax = 20.0f;  // DiagonalGaussianDistribution clamp
 
 namespace {
+// Runs one block and frees its temporaries, keeping only its output (peak memory = one block's).
+template <typename F>
+Tensor keep_output(Arena& a, F&& block) {
+    const Arena::Mark m = a.mark();
+    return a.keep(m, block());
+}
+
 VaeMid load_mid(const Weights& w, int64_t c) {
     VaeMid m;
     m.block_1.emplace(w.sub("block_1"), c, c);
@@ -80,8 +87,8 @@ Posterior AutoencoderKL::encode(const Tensor& image, Arena& a) const {
     const Arena::Mark scratch = a.mark();
     Tensor h = enc_conv_in_.forward(nchw_to_nhwc(image, a), a);
     for (const auto& level : down_) {
-        for (const auto& b : level.block) h = b.forward(h, a);
-        if (level.resample) h = level.resample->forward(h, a);
+        for (const auto& b : level.block) h = keep_output(a, [&] { return b.forward(h, a); });
+        if (level.resample) h = keep_output(a, [&] { return level.resample->forward(h, a); });
     }
     h = enc_mid_.forward(h, a, nullptr, "");
     h = enc_conv_out_.forward(group_norm(enc_norm_out_, h, kLdmNormalizeEps, /*silu=*/true, a), a);
@@ -104,8 +111,8 @@ Tensor AutoencoderKL::decode(const Tensor& z, Arena& a, const VaeProbe& probe) c
     report("conv_in", h);
     h = dec_mid_.forward(h, a, probe, "");
     for (size_t i = up_.size(); i-- > 0;) {
-        for (const auto& b : up_[i].block) h = b.forward(h, a);
-        if (up_[i].resample) h = up_[i].resample->forward(upsample_nearest2x(h, a), a);
+        for (const auto& b : up_[i].block) h = keep_output(a, [&] { return b.forward(h, a); });
+        if (up_[i].resample) h = keep_output(a, [&] { return up_[i].resample->forward(upsample_nearest2x(h, a), a); });
         report("up." + std::to_string(i) + ".upsample", h);
     }
     h = dec_conv_out_.forward(group_norm(dec_norm_out_, h, kLdmNormalizeEps, /*silu=*/true, a), a);

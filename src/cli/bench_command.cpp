@@ -1,0 +1,174 @@
+// cli/bench_command.cpp — `difu bench`: seconds and GFLOP/s of each model component at SD size,
+// next to what oneDNN alone reaches on representative shapes measured in the same run, so the
+// ratio means the same on any machine. Not a test: numbers go to BENCHMARKS.md.
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "core/threads.h"
+#include "io/checkpoint.h"
+#include "io/random_checkpoint.h"
+#include "kernels/conv2d.h"
+#include "kernels/flops.h"
+#include "kernels/linear.h"
+#include "models/clip_text.h"
+#include "models/unet/unet.h"
+#include "models/vae/autoencoder_kl.h"
+
+namespace difu::cli {
+namespace {
+
+struct Measurement {
+    double seconds = 0, gflop = 0;
+    double gflops() const { return seconds > 0 ? gflop / seconds : 0; }
+};
+
+// Runs `fn` once to warm up (JIT, weight reorders, page faults), then `reps` times; best time.
+Measurement measure(const std::function<void()>& fn, int reps) {
+    fn();
+    Measurement best;
+    for (int r = 0; r < reps; ++r) {
+        const uint64_t f0 = flop_counter().load();
+        const auto t0 = std::chrono::steady_clock::now();
+        fn();
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double g = static_cast<double>(flop_counter().load() - f0) / 1e9;
+        if (best.seconds == 0 || s < best.seconds) best = {s, g};
+    }
+    return best;
+}
+
+Tensor random_tensor(Shape shape, uint32_t seed, float scale = 1.0f) {
+    Tensor t = Tensor::empty(std::move(shape));
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    for (float& v : t.f32_mut()) v = d(gen);
+    return t;
+}
+
+double peak_rss_mb() {
+    struct rusage u {};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown CPU";
+}
+
+// oneDNN by itself on the shapes the issue names.
+struct Reference {
+    double unet_conv = 0, vae_conv = 0, matmul = 0;  // GFLOP/s
+};
+
+Reference measure_reference(int reps) {
+    Reference r;
+    Arena a;
+    {
+        Conv2d c(random_tensor({320, 320, 3, 3}, 1, 0.02f), random_tensor({320}, 2), ConvGeometry::same(3));
+        Tensor x = random_tensor({2, 64, 64, 320}, 3);
+        r.unet_conv = measure([&] { a.reset(); c.forward(x, a); }, reps).gflops();
+    }
+    {
+        Conv2d c(random_tensor({128, 128, 3, 3}, 4, 0.03f), random_tensor({128}, 5), ConvGeometry::same(3));
+        Tensor x = random_tensor({1, 512, 512, 128}, 6);
+        r.vae_conv = measure([&] { a.reset(); c.forward(x, a); }, reps).gflops();
+    }
+    {
+        Linear l(random_tensor({2560, 320}, 7, 0.05f), random_tensor({2560}, 8));
+        Tensor x = random_tensor({8192, 320}, 9);
+        r.matmul = measure([&] { a.reset(); l.forward(x, a); }, reps).gflops();
+    }
+    return r;
+}
+
+struct Options {
+    std::string model, component = "all", precision = "fp32";
+    int size = 512, reps = 1;
+    bool json = false;
+};
+
+void report(const Options& o, const std::string& component, const Measurement& m, double ref, const std::string& ref_name) {
+    if (o.json) {
+        nlohmann::ordered_json j{{"component", component}, {"precision", o.precision}, {"seconds", m.seconds},
+                                 {"gflop", m.gflop}, {"gflops", m.gflops()}, {"ref_gflops", ref},
+                                 {"ratio", ref > 0 ? m.gflops() / ref : 0}, {"peak_rss_mb", peak_rss_mb()}};
+        fmt::print("{}\n", j.dump());
+        return;
+    }
+    fmt::print("{:<14} {:>8.3f} s {:>9.1f} GFLOP {:>8.1f} GFLOP/s  = {:>5.1f} % of oneDNN {} ({:.1f} GFLOP/s)  peak RSS {:.0f} MB\n",
+               component, m.seconds, m.gflop, m.gflops(), ref > 0 ? 100 * m.gflops() / ref : 0, ref_name, ref,
+               peak_rss_mb());
+}
+
+std::string default_model() {
+    const std::string path = (std::filesystem::temp_directory_path() / "difu-bench-sd15-f16.safetensors").string();
+    if (!std::filesystem::exists(path)) {
+        fmt::print(stderr, "bench: writing a random-weight SD 1.5 checkpoint to {} (once)\n", path);
+        write_random_checkpoint(path, architecture_config("sd15"), DType::F16, 0);
+    }
+    return path;
+}
+
+void run_bench(Options o) {
+    if (o.size % 8 != 0 || o.size < 64) throw Error::make("--size must be a multiple of 8 and at least 64, got {}", o.size);
+    if (o.precision != "fp32") throw Error::make("--precision {} is not implemented yet (fp32 only)", o.precision);
+    if (o.model.empty()) o.model = default_model();
+    const bool all = o.component == "all";
+    if (!all && o.component != "unet" && o.component != "vae" && o.component != "text")
+        throw Error::make("--component must be unet, vae, text or all, not '{}'", o.component);
+    if (!o.json)
+        fmt::print("difu bench: {}, {} threads, {}x{}, model {}\n", cpu_model(), num_threads(), o.size, o.size, o.model);
+    const Reference ref = measure_reference(o.reps);
+    if (!o.json)
+        fmt::print("oneDNN alone: 3x3 conv 2x320x64x64 {:.1f} GFLOP/s, 3x3 conv 1x128x512x512 {:.1f} GFLOP/s, "
+                   "matmul 8192x320x2560 {:.1f} GFLOP/s\n", ref.unet_conv, ref.vae_conv, ref.matmul);
+    Checkpoint ck = load_checkpoint(o.model);
+    ModelConfig cfg = detect_model(ck);
+    const int64_t lat = o.size / 8;
+    Arena arena;
+    if (all || o.component == "text") {
+        ClipTextModel clip(ck, cfg);
+        std::vector<int> ids(2 * 77, 49407);
+        ids[0] = ids[77] = 49406;
+        report(o, "text (batch 2)", measure([&] { clip.forward(ids, 2, 1, arena); }, o.reps), ref.matmul, "matmul");
+    }
+    if (all || o.component == "unet") {
+        UNetModel unet(ck, cfg);
+        Tensor x = random_tensor({2, 4, lat, lat}, 10);
+        Tensor ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
+        std::vector<float> t{500.0f, 500.0f};
+        report(o, "unet CFG step", measure([&] { unet.forward(x, t, ctx, arena); }, o.reps), ref.unet_conv, "UNet conv");
+    }
+    if (all || o.component == "vae") {
+        AutoencoderKL vae(ck, cfg);
+        Tensor z = random_tensor({1, 4, lat, lat}, 12);
+        report(o, "vae decode", measure([&] { vae.decode(z, arena); }, o.reps), ref.vae_conv, "512^2 conv");
+    }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand("bench", "Time text encoder, UNet step and VAE decode against oneDNN's own rate");
+    auto o = std::make_shared<Options>();
+    cmd->add_option("-m,--model", o->model, "Checkpoint (default: a random SD 1.5 written once to the temp folder)");
+    cmd->add_option("--component", o->component, "unet, vae, text or all")->capture_default_str();
+    cmd->add_option("--size", o->size, "Image size in pixels (square)")->capture_default_str();
+    cmd->add_option("--precision", o->precision, "fp32 (bf16 and auto come with the precision work)")->capture_default_str();
+    cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
+    cmd->add_flag("--json", o->json, "One JSON object per line per component");
+    cmd->callback([o] { run_bench(*o); });
+}
+
+}  // namespace difu::cli
