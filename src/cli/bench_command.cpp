@@ -18,6 +18,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/flops.h"
 #include "kernels/linear.h"
+#include "kernels/profile.h"
 #include "models/clip_text.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
@@ -33,6 +34,7 @@ struct Measurement {
 // Runs `fn` once to warm up (JIT, weight reorders, page faults), then `reps` times; best time.
 Measurement measure(const std::function<void()>& fn, int reps) {
     fn();
+    kernel_profile().reset();
     Measurement best;
     for (int r = 0; r < reps; ++r) {
         const uint64_t f0 = flop_counter().load();
@@ -95,10 +97,24 @@ Reference measure_reference(int reps) {
 struct Options {
     std::string model, component = "all", precision = "fp32";
     int size = 512, reps = 1;
-    bool json = false;
+    bool json = false, profile = false;
 };
 
+// Share of the timed repetitions' wall time per kernel kind (the rest: glue, copies, conversions).
+void print_profile(const Options& o, double total_seconds) {
+    if (!o.profile || o.json) return;
+    auto& p = kernel_profile();
+    std::string line = "    time share:";
+    double sum = 0;
+    for (size_t k = 0; k < p.seconds.size(); ++k) {
+        line += fmt::format(" {} {:.0f}%", kernel_kind_name(static_cast<KernelKind>(k)), 100 * p.seconds[k] / total_seconds);
+        sum += p.seconds[k];
+    }
+    fmt::print("{}, other {:.0f}%\n", line, 100 * (1 - sum / total_seconds));
+}
+
 void report(const Options& o, const std::string& component, const Measurement& m, double ref, const std::string& ref_name) {
+    struct Finally { const Options& o; double s; ~Finally() { print_profile(o, s); } } finally{o, m.seconds * o.reps};
     if (o.json) {
         nlohmann::ordered_json j{{"component", component}, {"precision", o.precision}, {"seconds", m.seconds},
                                  {"gflop", m.gflop}, {"gflops", m.gflops()}, {"ref_gflops", ref},
@@ -130,6 +146,7 @@ void run_bench(Options o) {
     if (!o.json)
         fmt::print("difu bench: {}, {} threads, {}x{}, model {}\n", cpu_model(), num_threads(), o.size, o.size, o.model);
     const Reference ref = measure_reference(o.reps);
+    kernel_profile().enabled = o.profile;
     if (!o.json)
         fmt::print("oneDNN alone: 3x3 conv 2x320x64x64 {:.1f} GFLOP/s, 3x3 conv 1x128x512x512 {:.1f} GFLOP/s, "
                    "matmul 8192x320x2560 {:.1f} GFLOP/s\n", ref.unet_conv, ref.vae_conv, ref.matmul);
@@ -168,6 +185,7 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("--precision", o->precision, "fp32 (bf16 and auto come with the precision work)")->capture_default_str();
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
     cmd->add_flag("--json", o->json, "One JSON object per line per component");
+    cmd->add_flag("--profile", o->profile, "Also print each component's time share per kernel kind");
     cmd->callback([o] { run_bench(*o); });
 }
 

@@ -249,8 +249,7 @@ Checkpoint read_torch_zip(std::shared_ptr<MappedFile> file) {
         }
         return st;
     };
-    Checkpoint ck{path, CheckpointFormat::TorchZip, read_tensors(p, path, source, file->size()), {}, file};
-    return ck;
+    return Checkpoint{path, CheckpointFormat::TorchZip, read_tensors(p, path, source, file->size()), {}, file};
 }
 
 // ---- the legacy format -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 #include "kernels/attention.h"
+#include "kernels/profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +9,11 @@
 #include "kernels/flops.h"
 
 namespace difu {
+namespace detail {
+bool attention_avx512_supported(const AttentionShape& s);
+void attention_avx512(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
+}  // namespace detail
+
 namespace {
 
 constexpr int64_t kQueryTile = 16;  // query rows sharing one pass over the keys
@@ -65,8 +71,16 @@ void attend_tile(const float* q, const float* k, const float* v, float* out, con
 }  // namespace
 
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale) {
+    KernelScope profile_scope(KernelKind::Attention);
     const int64_t q_tiles = (s.q_len + kQueryTile - 1) / kQueryTile;
     count_flops(static_cast<uint64_t>(4 * s.batch * s.heads * s.q_len * s.kv_len * s.head_dim));  // QK^T and PV
+    if (detail::attention_avx512_supported(s)) return detail::attention_avx512(q, k, v, out, s, scale);
+    attention_portable(q, k, v, out, s, scale);
+}
+
+// The portable path: any x86-64 (the compiler vectorises the inner loops for the build's ISA).
+void attention_portable(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale) {
+    const int64_t q_tiles = (s.q_len + kQueryTile - 1) / kQueryTile;
 #pragma omp parallel for collapse(3) schedule(dynamic)
     for (int64_t b = 0; b < s.batch; ++b)
         for (int64_t h = 0; h < s.heads; ++h)

@@ -21,6 +21,8 @@ struct AttentionShape {
 
 // q [batch, q_len, q_stride], k and v [batch, kv_len, *_stride], out [batch, q_len, out_stride];
 // head h uses columns [h * head_dim, (h + 1) * head_dim). scale is usually head_dim^-0.5.
+// Picks the fastest path the CPU supports at run time (AVX-512, else the portable one).
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
+void attention_portable(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
 
 }  // namespace difu

@@ -1,4 +1,5 @@
 #include "kernels/conv2d.h"
+#include "kernels/profile.h"
 
 #include "kernels/dnnl_context.h"
 #include "kernels/flops.h"
@@ -69,6 +70,7 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
 }
 
 void Conv2d::forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) const {
+    KernelScope profile_scope(KernelKind::Conv);
     const Plan& p = plan_for(n, h, w);
     count_flops(static_cast<uint64_t>(2 * n * p.oh * p.ow * cout_ * cin_ * kh_ * kw_));
     dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));

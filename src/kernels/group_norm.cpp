@@ -1,4 +1,5 @@
 #include "kernels/group_norm.h"
+#include "kernels/profile.h"
 
 #include <omp.h>
 
@@ -54,6 +55,7 @@ std::vector<double> group_totals(const std::vector<double>& per_channel, int gro
 
 void group_norm(const float* x, float* y, int64_t n, int64_t hw, int64_t c, int groups, const float* gamma,
                 const float* beta, float eps, bool silu) {
+    KernelScope profile_scope(KernelKind::GroupNorm);
     DIFU_CHECK(groups > 0 && c % groups == 0, "group_norm: {} channels are not divisible into {} groups", c, groups);
     const int64_t cpg = c / groups;
     const double count = static_cast<double>(hw * cpg);

@@ -1,10 +1,12 @@
 #include "kernels/layer_norm.h"
+#include "kernels/profile.h"
 
 #include <cmath>
 
 namespace difu {
 
 void layer_norm(const float* x, float* y, int64_t rows, int64_t n, const float* gamma, const float* beta, float eps) {
+    KernelScope profile_scope(KernelKind::LayerNorm);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x + r * n;

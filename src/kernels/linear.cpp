@@ -1,4 +1,5 @@
 #include "kernels/linear.h"
+#include "kernels/profile.h"
 
 #include "kernels/dnnl_context.h"
 #include "kernels/flops.h"
@@ -44,6 +45,7 @@ const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) con
 }
 
 void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_t ldy) const {
+    KernelScope profile_scope(KernelKind::Linear);
     if (rows == 0) return;
     if (ldx < 0) ldx = in_;
     if (ldy < 0) ldy = out_;

@@ -1,10 +1,12 @@
 #include "kernels/resample.h"
+#include "kernels/profile.h"
 
 #include <cstring>
 
 namespace difu {
 
 void upsample_nearest2x(const float* x, float* y, int64_t n, int64_t h, int64_t w, int64_t c) {
+    KernelScope profile_scope(KernelKind::Elementwise);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t s = 0; s < n; ++s)
         for (int64_t oy = 0; oy < 2 * h; ++oy) {
@@ -16,6 +18,7 @@ void upsample_nearest2x(const float* x, float* y, int64_t n, int64_t h, int64_t 
 }
 
 void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, float* y, int64_t rows) {
+    KernelScope profile_scope(KernelKind::Elementwise);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         std::memcpy(y + r * (ca + cb), a + r * ca, static_cast<size_t>(ca) * sizeof(float));

@@ -2,6 +2,7 @@
 // (kernels/reference.cpp, double accumulation) on random data of odd shapes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -82,7 +83,8 @@ TEST(Kernels, ActivationsMatchReference) {
 TEST(Kernels, AttentionMatchesReference) {
     struct Case { int64_t batch, heads, q_len, kv_len, dim; bool causal; int64_t pad; };
     for (const Case c : {Case{1, 1, 1, 1, 8, false, 0}, Case{2, 2, 77, 77, 64, true, 0}, Case{1, 3, 37, 100, 40, false, 5},
-                         Case{2, 8, 64, 77, 40, false, 0}, Case{1, 2, 130, 130, 24, true, 3}}) {
+                         Case{2, 8, 64, 77, 40, false, 0}, Case{1, 2, 130, 130, 24, true, 3},
+                         Case{1, 1, 70, 70, 512, false, 0}, Case{1, 2, 33, 200, 160, false, 0}}) {
         AttentionShape s;
         s.batch = c.batch;
         s.heads = c.heads;
@@ -96,9 +98,14 @@ TEST(Kernels, AttentionMatchesReference) {
              v = random_vector(c.batch * c.kv_len * w, 12);
         std::vector<float> o(q.size(), 0.0f), orf(q.size(), 0.0f);
         const float scale = 1.0f / std::sqrt(float(c.dim));
-        attention(q.data(), k.data(), v.data(), o.data(), s, scale);
         ref::attention(q.data(), k.data(), v.data(), orf.data(), s, scale);
-        // Softmax weights sum to 1, |v| ~ 1: errors stay at fp32 rounding of the dot products (~1e-6 rel).
-        EXPECT_LT(max_diff(o, orf), 2e-5f) << c.q_len << "x" << c.kv_len << " causal=" << c.causal;
+        // Both the run-time-dispatched path (AVX-512 where the CPU has it) and the portable one.
+        // Softmax weights sum to 1, |v| ~ 1: errors stay at fp32 rounding of the dot products (~1e-6 rel)
+        // plus the vector exp's ~2 ulp.
+        attention(q.data(), k.data(), v.data(), o.data(), s, scale);
+        EXPECT_LT(max_diff(o, orf), 2e-5f) << c.q_len << "x" << c.kv_len << "x" << c.dim << " causal=" << c.causal;
+        std::fill(o.begin(), o.end(), 0.0f);
+        attention_portable(q.data(), k.data(), v.data(), o.data(), s, scale);
+        EXPECT_LT(max_diff(o, orf), 2e-5f) << "portable " << c.q_len << "x" << c.kv_len << " causal=" << c.causal;
     }
 }

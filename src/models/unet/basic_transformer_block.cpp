@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/profile.h"
+
 namespace difu {
 
 constexpr int64_t kFeedForwardMult = 4;  // FeedForward(dim, mult=4, glu=True)
@@ -24,6 +26,7 @@ Tensor BasicTransformerBlock::feed_forward(const Tensor& x, Arena& a) const {
     const float* pp = p.data<float>();
     float* hp = h.mutable_data<float>();
     constexpr float kInvSqrt2 = 0.70710678118654752f;
+    KernelScope profile_scope(KernelKind::Elementwise);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = 0; i < inner; ++i) {
