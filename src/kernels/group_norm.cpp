@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/vec_math.h"
 
 namespace difu {
 namespace {
@@ -80,7 +81,7 @@ void group_norm(const float* x, float* y, int64_t n, int64_t hw, int64_t c, int 
 #pragma omp simd
                 for (int64_t ch = 0; ch < c; ++ch) {
                     const float v = xr[ch] * scale[ch] + shift[ch];
-                    yr[ch] = v / (1.0f + std::exp(-v));
+                    yr[ch] = vec::silu(v);
                 }
             } else {
 #pragma omp simd

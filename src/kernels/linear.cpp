@@ -12,16 +12,14 @@ using dt = dnnl::memory::data_type;
 struct Linear::Plan {
     dnnl::matmul primitive;
     dnnl::memory::desc src, dst;
+    std::shared_ptr<dnnl::memory> weights;  // in the layout this primitive wants
 };
 
 Linear::Linear(const Tensor& weight, const Tensor& bias) {
     DIFU_CHECK(weight.ndim() == 2, "Linear weight must be 2-d, got {}", shape_str(weight.shape()));
     out_ = weight.dim(0);
     in_ = weight.dim(1);
-    weight_ = weight.to(DType::F32);
-    // W [out, in] row-major is the matmul's K x N weight in "ba" order: used as is, no transpose copy.
-    dnnl::memory::desc wd({in_, out_}, dt::f32, tag::ba);
-    weight_mem_ = std::make_shared<dnnl::memory>(wd, dnnl_engine(), weight_.mutable_data<float>());
+    cache_->plain = weight.to(DType::F32);
     if (bias.defined()) {
         DIFU_CHECK(bias.numel() == out_, "Linear bias has {} elements, expected {}", bias.numel(), out_);
         bias_ = bias.to(DType::F32).reshape({out_});
@@ -31,17 +29,32 @@ Linear::Linear(const Tensor& weight, const Tensor& bias) {
 }
 
 const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) const {
-    std::lock_guard<std::mutex> lock(*mutex_);
+    std::lock_guard<std::mutex> lock(cache_->mutex);
     auto key = std::make_tuple(rows, ldx, ldy);
-    auto it = plans_->find(key);
-    if (it != plans_->end()) return *it->second;
+    if (auto it = cache_->plans.find(key); it != cache_->plans.end()) return *it->second;
     auto plan = std::make_shared<Plan>();
     plan->src = dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
     plan->dst = dnnl::memory::desc({rows, out_}, dt::f32, dnnl::memory::dims{ldy, 1});
-    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(plan->src, weight_mem_->get_desc(), bias_mem_->get_desc(), plan->dst)
-                                     : dnnl::matmul::desc(plan->src, weight_mem_->get_desc(), plan->dst);
-    plan->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(d, dnnl_engine()));
-    return *plans_->emplace(key, plan).first->second;
+    dnnl::memory::desc wany({in_, out_}, dt::f32, tag::any);
+    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(plan->src, wany, bias_mem_->get_desc(), plan->dst)
+                                     : dnnl::matmul::desc(plan->src, wany, plan->dst);
+    dnnl::matmul::primitive_desc pd(d, dnnl_engine());
+    plan->primitive = dnnl::matmul(pd);
+    for (const auto& wm : cache_->weights)
+        if (wm->get_desc() == pd.weights_desc()) plan->weights = wm;
+    if (!plan->weights) {
+        // W [out, in] row-major is the matmul's K x N weight in "ba" order; reorder it (once per
+        // layout, from whichever copy we hold) and release the plain copy.
+        dnnl::memory source = cache_->weights.empty()
+                                  ? dnnl::memory({{in_, out_}, dt::f32, tag::ba}, dnnl_engine(), cache_->plain.mutable_data<float>())
+                                  : *cache_->weights.front();
+        plan->weights = std::make_shared<dnnl::memory>(pd.weights_desc(), dnnl_engine());
+        dnnl::reorder(source, *plan->weights).execute(dnnl_stream(), source, *plan->weights);
+        dnnl_stream().wait();
+        cache_->weights.push_back(plan->weights);
+        cache_->plain = Tensor();
+    }
+    return *cache_->plans.emplace(key, plan).first->second;
 }
 
 void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_t ldy) const {
@@ -53,7 +66,7 @@ void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_
     count_flops(static_cast<uint64_t>(2 * rows * in_ * out_));
     dnnl::memory src(p.src, dnnl_engine(), const_cast<float*>(x));
     dnnl::memory dst(p.dst, dnnl_engine(), y);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *weight_mem_}, {DNNL_ARG_DST, dst}};
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, dst}};
     if (bias_mem_) args.emplace(DNNL_ARG_BIAS, *bias_mem_);
     p.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();

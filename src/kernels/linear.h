@@ -1,5 +1,6 @@
-// kernels/linear.h — y = x W^T + b on oneDNN matmul. The weight is converted (f16/bf16 -> f32) and
-// laid out once, when the model loads; each call only runs the cached primitive for its row count.
+// kernels/linear.h — y = x W^T + b on oneDNN matmul. The weight is converted (f16/bf16 -> f32) at
+// load, and reordered into the layout oneDNN's kernel prefers the first time a layout is needed; after
+// that each call only runs the cached primitive for its row count.
 #pragma once
 #include <map>
 #include <memory>
@@ -21,8 +22,6 @@ public:
 
     int64_t in_features() const { return in_; }
     int64_t out_features() const { return out_; }
-    const Tensor& weight() const { return weight_; }  // f32 [out, in]
-    const Tensor& bias() const { return bias_; }      // f32 [out] or undefined
 
     // x [rows, in] (row stride ldx) -> y [rows, out] (row stride ldy).
     void forward(const float* x, int64_t rows, float* y, int64_t ldx = -1, int64_t ldy = -1) const;
@@ -33,11 +32,15 @@ private:
     struct Plan;
     const Plan& plan_for(int64_t rows, int64_t ldx, int64_t ldy) const;
     int64_t in_ = 0, out_ = 0;
-    Tensor weight_, bias_;
-    std::shared_ptr<dnnl::memory> weight_mem_, bias_mem_;
-    mutable std::shared_ptr<std::mutex> mutex_ = std::make_shared<std::mutex>();
-    mutable std::shared_ptr<std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>>> plans_ =
-        std::make_shared<std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>>>();
+    Tensor bias_;
+    std::shared_ptr<dnnl::memory> bias_mem_;
+    struct Cache {
+        std::mutex mutex;
+        Tensor plain;  // f32 [out, in] until the first reorder
+        std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>> plans;
+        std::vector<std::shared_ptr<dnnl::memory>> weights;  // one per weight layout in use
+    };
+    std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
 };
 
 }  // namespace difu

@@ -22,13 +22,16 @@ constexpr int kClipMergeCount = 49152 - 256 - 2;   // 48894: simple_tokenizer's 
 constexpr std::string_view kEndOfWord = "</w>";
 constexpr std::string_view kStartText = "<|startoftext|>";
 constexpr std::string_view kEndText = "<|endoftext|>";
-constexpr size_t kCacheMaxEntries = 1 << 16;      // the Python cache is unbounded; hostile input must not be
-constexpr size_t kCacheMaxWordBytes = 256;
+constexpr size_t kCacheMaxEntries = 1 << 16;      // Python's cache grows without bound; this one is cleared
+constexpr size_t kCacheMaxWordBytes = 256;        // when full, and long (hostile) words are not kept at all
+
+using Alphabet = std::vector<std::pair<unsigned char, char32_t>>;  // (byte, code point of its symbol)
+using Merges = std::vector<std::pair<std::string, std::string>>;
 
 // bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the other 68 bytes for U+0100.. in order.
-// Returns, in vocabulary order, (byte, code point of its symbol).
-std::vector<std::pair<unsigned char, char32_t>> bytes_to_unicode() {
-    std::vector<std::pair<unsigned char, char32_t>> table;
+// Returned in vocabulary order.
+Alphabet bytes_to_unicode() {
+    Alphabet table;
     auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
     for (int b = 0; b < 256; ++b)
         if (printable(b)) table.emplace_back(static_cast<unsigned char>(b), static_cast<char32_t>(b));
@@ -53,9 +56,8 @@ std::string read_gzip_file(const std::string& path) {
 }
 
 // The first `count` merge lines after the version line, each "left right".
-std::vector<std::pair<std::string, std::string>> parse_merges(const std::string& path, std::string_view text,
-                                                              int count) {
-    std::vector<std::pair<std::string, std::string>> merges;
+Merges parse_merges(const std::string& path, std::string_view text, int count) {
+    Merges merges;
     size_t pos = text.find('\n');
     for (int line = 2; static_cast<int>(merges.size()) < count; ++line) {
         if (pos == std::string_view::npos)
@@ -75,47 +77,61 @@ uint64_t pair_key(int left, int right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
-}  // namespace
-
-ClipTokenizer::ClipTokenizer(const std::string& merges_path) {
-    auto merges = parse_merges(merges_path, read_gzip_file(merges_path), kClipMergeCount);
-
-    // vocab as simple_tokenizer builds it: strings of byte symbols; encoder = dict(zip(vocab, range)).
+// simple_tokenizer's vocab list: byte symbols, the same with "</w>", one per merge, the two specials.
+std::vector<std::string> build_vocab(const Alphabet& alphabet, const Merges& merges) {
     std::vector<std::string> vocab;
-    std::unordered_map<char32_t, unsigned char> symbol_byte;
-    for (auto [byte, symbol] : bytes_to_unicode()) {
-        byte_symbol_[byte] = static_cast<int>(vocab.size());
-        symbol_byte[symbol] = byte;
-        vocab.push_back(u32_to_utf8(std::u32string(1, symbol)));
-    }
-    for (int i = 0; i < 256; ++i) vocab.push_back(vocab[static_cast<size_t>(i)] + std::string(kEndOfWord));
+    for (auto [byte, symbol] : alphabet) vocab.push_back(u32_to_utf8(std::u32string(1, symbol)));
+    for (size_t i = 0; i < alphabet.size(); ++i) vocab.push_back(vocab[i] + std::string(kEndOfWord));
     for (const auto& [left, right] : merges) vocab.push_back(left + right);
     vocab.emplace_back(kStartText);
     vocab.emplace_back(kEndText);
+    return vocab;
+}
 
-    std::unordered_map<std::string, int> encoder;
-    for (size_t id = 0; id < vocab.size(); ++id) encoder[vocab[id]] = static_cast<int>(id);  // later ids win
-    if (vocab.size() != kClipVocabSize || encoder.at(std::string(kStartText)) != kClipStartToken)
-        throw Error::at(merges_path, "gives a vocabulary of {} entries, CLIP has {}", vocab.size(), kClipVocabSize);
-
-    for (size_t rank = 0; rank < merges.size(); ++rank) {
-        const auto& [left, right] = merges[rank];
-        auto l = encoder.find(left), r = encoder.find(right);
-        if (l == encoder.end() || r == encoder.end()) continue;  // can never be adjacent in a word
-        merges_[pair_key(l->second, r->second)] = Merge{static_cast<int>(rank), encoder.at(left + right)};
-    }
-
-    // Raw bytes per id: each symbol character back to its byte ("</w>" is made of printable bytes too).
-    vocab_bytes_.reserve(vocab.size());
+// The raw bytes each id stands for, for decode: every symbol character back to its byte ("</w>" is made of
+// printable bytes, which stand for themselves).
+std::vector<std::string> vocab_to_bytes(const std::string& path, const Alphabet& alphabet,
+                                        const std::vector<std::string>& vocab) {
+    std::unordered_map<char32_t, unsigned char> symbol_byte;
+    for (auto [byte, symbol] : alphabet) symbol_byte[symbol] = byte;
+    std::vector<std::string> out;
+    out.reserve(vocab.size());
     for (size_t id = 0; id < vocab.size(); ++id) {
         std::string bytes;
         for (char32_t c : utf8_to_u32(vocab[id])) {
             auto it = symbol_byte.find(c);
             if (it == symbol_byte.end())
-                throw Error::at(merges_path, "token {} ('{}') has a character outside the byte alphabet", id, vocab[id]);
+                throw Error::at(path, "token {} ('{}') has a character outside the byte alphabet", id, vocab[id]);
             bytes.push_back(static_cast<char>(it->second));
         }
-        vocab_bytes_.push_back(std::move(bytes));
+        out.push_back(std::move(bytes));
+    }
+    return out;
+}
+
+}  // namespace
+
+ClipTokenizer::ClipTokenizer(const std::string& merges_path) {
+    auto merges = parse_merges(merges_path, read_gzip_file(merges_path), kClipMergeCount);
+    auto alphabet = bytes_to_unicode();
+    for (size_t id = 0; id < alphabet.size(); ++id) byte_symbol_[alphabet[id].first] = static_cast<int>(id);
+    std::vector<std::string> vocab = build_vocab(alphabet, merges);
+    index_merges(merges_path, vocab, merges);
+    vocab_bytes_ = vocab_to_bytes(merges_path, alphabet, vocab);
+}
+
+// encoder = dict(zip(vocab, range(len(vocab)))), bpe_ranks = dict(zip(merges, range(len(merges)))), keyed by ids.
+void ClipTokenizer::index_merges(const std::string& path, const std::vector<std::string>& vocab,
+                                 const std::vector<std::pair<std::string, std::string>>& merges) {
+    std::unordered_map<std::string, int> encoder;
+    for (size_t id = 0; id < vocab.size(); ++id) encoder[vocab[id]] = static_cast<int>(id);  // later ids win
+    if (vocab.size() != kClipVocabSize || encoder.at(std::string(kStartText)) != kClipStartToken)
+        throw Error::at(path, "gives a vocabulary of {} entries, CLIP has {}", vocab.size(), kClipVocabSize);
+    for (size_t rank = 0; rank < merges.size(); ++rank) {
+        const auto& [left, right] = merges[rank];
+        auto l = encoder.find(left), r = encoder.find(right);
+        if (l == encoder.end() || r == encoder.end()) continue;  // can never be adjacent in a word
+        merges_[pair_key(l->second, r->second)] = Merge{static_cast<int>(rank), encoder.at(left + right)};
     }
 }
 

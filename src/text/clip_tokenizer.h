@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace difu {
@@ -39,6 +40,8 @@ private:
         int result;  // id of the merged symbol
     };
 
+    void index_merges(const std::string& path, const std::vector<std::string>& vocab,
+                      const std::vector<std::pair<std::string, std::string>>& merges);
     std::vector<int> bpe(std::string_view word_utf8) const;
     std::vector<int> bpe_uncached(std::string_view word_utf8) const;
     const Merge* find_merge(int left, int right) const;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/profile.h"
+#include "kernels/vec_math.h"
 
 namespace difu {
 
@@ -25,13 +26,13 @@ Tensor BasicTransformerBlock::feed_forward(const Tensor& x, Arena& a) const {
     Tensor h = a.alloc(hs);
     const float* pp = p.data<float>();
     float* hp = h.mutable_data<float>();
-    constexpr float kInvSqrt2 = 0.70710678118654752f;
     KernelScope profile_scope(KernelKind::Elementwise);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
         for (int64_t i = 0; i < inner; ++i) {
             const float value = pp[r * 2 * inner + i], gate = pp[r * 2 * inner + inner + i];
-            hp[r * inner + i] = value * 0.5f * gate * (1.0f + std::erf(gate * kInvSqrt2));  // exact gelu
+            hp[r * inner + i] = value * vec::gelu(gate);  // GEGLU: value * gelu(gate), exact-erf gelu
         }
     return ff_net_2_.forward(h, a);
 }
