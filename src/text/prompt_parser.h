@@ -14,7 +14,7 @@ namespace difu {
 inline constexpr double kRoundBracketMultiplier = 1.1;         // (text)
 inline constexpr double kSquareBracketMultiplier = 1.0 / 1.1;  // [text]
 // Closing a bracket multiplies every piece after its opening, so the parser is quadratic in the number of
-// brackets (as webui's); this bounds the work for hostile input. Far beyond any useful prompt (~ 20k tokens).
+// brackets (as webui's); this bounds the work for hostile input. Far beyond any useful prompt (~15k tokens).
 inline constexpr size_t kMaxPromptBytes = size_t{64} << 10;
 
 struct PromptSegment {

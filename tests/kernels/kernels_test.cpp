@@ -12,6 +12,7 @@
 #include "kernels/layer_norm.h"
 #include "kernels/linear.h"
 #include "kernels/reference.h"
+#include "kernels/vec_math.h"
 
 using namespace difu;
 
@@ -108,4 +109,15 @@ TEST(Kernels, AttentionMatchesReference) {
         attention_portable(q.data(), k.data(), v.data(), o.data(), s, scale);
         EXPECT_LT(max_diff(o, orf), 2e-5f) << "portable " << c.q_len << "x" << c.kv_len << " causal=" << c.causal;
     }
+}
+
+TEST(Kernels, VectorMathMatchesLibm) {
+    double worst_exp = 0, worst_erf = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        const double e = std::exp(static_cast<double>(x));
+        worst_exp = std::max(worst_exp, std::fabs(vec::exp(x) - e) / e);
+    }
+    for (float x = -6.0f; x <= 6.0f; x += 0.001f) worst_erf = std::max(worst_erf, std::fabs(vec::erf(x) - std::erf(double(x))));
+    EXPECT_LT(worst_exp, 3e-7);  // ~2.5 ulp of float
+    EXPECT_LT(worst_erf, 5e-7);  // Abramowitz & Stegun 7.1.26 bound (1.5e-7) plus its evaluation in float
 }
