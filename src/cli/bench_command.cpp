@@ -18,6 +18,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/flops.h"
 #include "kernels/linear.h"
+#include "kernels/precision.h"
 #include "kernels/profile.h"
 #include "models/clip_text.h"
 #include "models/unet/unet.h"
@@ -73,21 +74,21 @@ struct Reference {
     double unet_conv = 0, vae_conv = 0, matmul = 0;  // GFLOP/s
 };
 
-Reference measure_reference(int reps) {
+Reference measure_reference(int reps, Precision p) {
     Reference r;
     Arena a;
     {
-        Conv2d c(random_tensor({320, 320, 3, 3}, 1, 0.02f), random_tensor({320}, 2), ConvGeometry::same(3));
+        Conv2d c(random_tensor({320, 320, 3, 3}, 1, 0.02f), random_tensor({320}, 2), ConvGeometry::same(3), p);
         Tensor x = random_tensor({2, 64, 64, 320}, 3);
         r.unet_conv = measure([&] { a.reset(); c.forward(x, a); }, reps).gflops();
     }
     {
-        Conv2d c(random_tensor({128, 128, 3, 3}, 4, 0.03f), random_tensor({128}, 5), ConvGeometry::same(3));
+        Conv2d c(random_tensor({128, 128, 3, 3}, 4, 0.03f), random_tensor({128}, 5), ConvGeometry::same(3), p);
         Tensor x = random_tensor({1, 512, 512, 128}, 6);
         r.vae_conv = measure([&] { a.reset(); c.forward(x, a); }, reps).gflops();
     }
     {
-        Linear l(random_tensor({2560, 320}, 7, 0.05f), random_tensor({2560}, 8));
+        Linear l(random_tensor({2560, 320}, 7, 0.05f), random_tensor({2560}, 8), p);
         Tensor x = random_tensor({8192, 320}, 9);
         r.matmul = measure([&] { a.reset(); l.forward(x, a); }, reps).gflops();
     }
@@ -95,7 +96,7 @@ Reference measure_reference(int reps) {
 }
 
 struct Options {
-    std::string model, component = "all", precision = "fp32";
+    std::string model, component = "all", precision = "auto";
     int size = 512, reps = 1;
     bool json = false, profile = false;
 };
@@ -138,37 +139,39 @@ std::string default_model() {
 
 void run_bench(Options o) {
     if (o.size % 8 != 0 || o.size < 64) throw Error::make("--size must be a multiple of 8 and at least 64, got {}", o.size);
-    if (o.precision != "fp32") throw Error::make("--precision {} is not implemented yet (fp32 only)", o.precision);
+    const PrecisionChoice choice = choose_precision(o.precision);
+    o.precision = std::string(precision_name(choice.precision));
     if (o.model.empty()) o.model = default_model();
     const bool all = o.component == "all";
     if (!all && o.component != "unet" && o.component != "vae" && o.component != "text")
         throw Error::make("--component must be unet, vae, text or all, not '{}'", o.component);
     if (!o.json)
-        fmt::print("difu bench: {}, {} threads, {}x{}, model {}\n", cpu_model(), num_threads(), o.size, o.size, o.model);
-    const Reference ref = measure_reference(o.reps);
+        fmt::print("difu bench: {}, {} threads, {}x{}, precision {}, model {}\n", cpu_model(), num_threads(), o.size,
+                   o.size, choice.reason, o.model);
+    const Reference ref = measure_reference(o.reps, choice.precision);
     kernel_profile().enabled = o.profile;
     if (!o.json)
-        fmt::print("oneDNN alone: 3x3 conv 2x320x64x64 {:.1f} GFLOP/s, 3x3 conv 1x128x512x512 {:.1f} GFLOP/s, "
-                   "matmul 8192x320x2560 {:.1f} GFLOP/s\n", ref.unet_conv, ref.vae_conv, ref.matmul);
+        fmt::print("oneDNN alone ({}): 3x3 conv 2x320x64x64 {:.1f} GFLOP/s, 3x3 conv 1x128x512x512 {:.1f} GFLOP/s, "
+                   "matmul 8192x320x2560 {:.1f} GFLOP/s\n", o.precision, ref.unet_conv, ref.vae_conv, ref.matmul);
     Checkpoint ck = load_checkpoint(o.model);
     ModelConfig cfg = detect_model(ck);
     const int64_t lat = o.size / 8;
     Arena arena;
     if (all || o.component == "text") {
-        ClipTextModel clip(ck, cfg);
+        ClipTextModel clip(ck, cfg, choice.precision);
         std::vector<int> ids(2 * 77, 49407);
         ids[0] = ids[77] = 49406;
         report(o, "text (batch 2)", measure([&] { clip.forward(ids, 2, 1, arena); }, o.reps), ref.matmul, "matmul");
     }
     if (all || o.component == "unet") {
-        UNetModel unet(ck, cfg);
+        UNetModel unet(ck, cfg, choice.precision);
         Tensor x = random_tensor({2, 4, lat, lat}, 10);
         Tensor ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
         std::vector<float> t{500.0f, 500.0f};
         report(o, "unet CFG step", measure([&] { unet.forward(x, t, ctx, arena); }, o.reps), ref.unet_conv, "UNet conv");
     }
     if (all || o.component == "vae") {
-        AutoencoderKL vae(ck, cfg);
+        AutoencoderKL vae(ck, cfg, choice.precision);
         Tensor z = random_tensor({1, 4, lat, lat}, 12);
         report(o, "vae decode", measure([&] { vae.decode(z, arena); }, o.reps), ref.vae_conv, "512^2 conv");
     }
@@ -182,7 +185,7 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("-m,--model", o->model, "Checkpoint (default: a random SD 1.5 written once to the temp folder)");
     cmd->add_option("--component", o->component, "unet, vae, text or all")->capture_default_str();
     cmd->add_option("--size", o->size, "Image size in pixels (square)")->capture_default_str();
-    cmd->add_option("--precision", o->precision, "fp32 (bf16 and auto come with the precision work)")->capture_default_str();
+    cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
     cmd->add_flag("--json", o->json, "One JSON object per line per component");
     cmd->add_flag("--profile", o->profile, "Also print each component's time share per kernel kind");

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/tensor.h"
+#include "kernels/precision.h"
 
 namespace difu {
 
@@ -24,7 +25,7 @@ class Conv2d {
 public:
     Conv2d() = default;
     // weight [out, in, kh, kw] (any float dtype), bias [out] or undefined.
-    Conv2d(const Tensor& weight, const Tensor& bias, ConvGeometry geometry);
+    Conv2d(const Tensor& weight, const Tensor& bias, ConvGeometry geometry, Precision precision = Precision::FP32);
 
     int64_t in_channels() const { return cin_; }
     int64_t out_channels() const { return cout_; }
@@ -39,7 +40,8 @@ private:
     const Plan& plan_for(int64_t n, int64_t h, int64_t w) const;
     int64_t cout_ = 0, cin_ = 0, kh_ = 0, kw_ = 0;
     ConvGeometry geo_;
-    mutable Tensor weight_;  // f32 [out, in, kh, kw] until the first call reorders it
+    Precision precision_ = Precision::FP32;
+    mutable Tensor weight_;  // [out, in, kh, kw] in the compute dtype until the first call reorders it
     Tensor bias_;            // f32 [out]
     struct Cache {
         std::mutex mutex;

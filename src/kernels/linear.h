@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/tensor.h"
+#include "kernels/precision.h"
 
 namespace difu {
 
@@ -18,7 +19,7 @@ class Linear {
 public:
     Linear() = default;
     // weight [out, in] as stored in checkpoints (any float dtype); bias [out] or undefined.
-    Linear(const Tensor& weight, const Tensor& bias);
+    Linear(const Tensor& weight, const Tensor& bias, Precision precision = Precision::FP32);
 
     int64_t in_features() const { return in_; }
     int64_t out_features() const { return out_; }
@@ -32,6 +33,7 @@ private:
     struct Plan;
     const Plan& plan_for(int64_t rows, int64_t ldx, int64_t ldy) const;
     int64_t in_ = 0, out_ = 0;
+    Precision precision_ = Precision::FP32;
     Tensor bias_;
     std::shared_ptr<dnnl::memory> bias_mem_;
     struct Cache {

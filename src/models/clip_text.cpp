@@ -10,11 +10,11 @@
 
 namespace difu {
 
-ClipTextModel::ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg) : cfg_(cfg.text) {
+ClipTextModel::ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision) : cfg_(cfg.text) {
     if (cfg_.naming != TextConfig::Naming::HuggingFace)
         throw Error::at(ck.path, "OpenCLIP text encoders (SD 2.x) are not supported yet");
     const int64_t W = cfg_.width, L = cfg_.context_length;
-    Weights w(ck, cfg.text_prefix);
+    Weights w(ck, cfg.text_prefix, precision);
     token_embedding_ = w.raw("embeddings.token_embedding.weight", {cfg_.vocab_size, W});
     if (!is_float(token_embedding_.dtype()))
         throw Error::at(ck.path, "token embedding has dtype {}", dtype_name(token_embedding_.dtype()));

@@ -21,7 +21,7 @@ struct ClipEncoderLayer {  // "encoder.layers.{i}."
 
 class ClipTextModel {
 public:
-    ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg);
+    ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision = Precision::FP32);
 
     const TextConfig& config() const { return cfg_; }
 

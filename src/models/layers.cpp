@@ -93,11 +93,11 @@ Tensor nhwc_to_nchw(const Tensor& x) {
 
 Linear conv1x1_as_linear(const Weights& w, const std::string& name, int64_t out, int64_t in) {
     Tensor weight = w.f32(name + ".weight", {out, in, 1, 1}).reshape({out, in});
-    return Linear(weight, w.f32(name + ".bias", {out}));
+    return Linear(weight, w.f32(name + ".bias", {out}), w.precision());
 }
 
 Conv2d conv(const Weights& w, const std::string& name, int64_t out, int64_t in, int k, ConvGeometry g) {
-    return Conv2d(w.f32(name + ".weight", {out, in, k, k}), w.f32(name + ".bias", {out}), g);
+    return Conv2d(w.f32(name + ".weight", {out, in, k, k}), w.f32(name + ".bias", {out}), g, w.precision());
 }
 
 }  // namespace difu

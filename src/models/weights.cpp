@@ -12,7 +12,7 @@ Tensor Weights::f32(const std::string& name, const Shape& shape) const {
 Linear Weights::linear(const std::string& name, int64_t out, int64_t in, bool bias) const {
     Tensor w = f32(name + ".weight", {out, in});
     Tensor b = bias ? f32(name + ".bias", {out}) : Tensor();
-    return Linear(w, b);
+    return Linear(w, b, precision_);
 }
 
 NormWeights Weights::norm(const std::string& name, int64_t channels) const {

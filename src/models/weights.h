@@ -18,10 +18,13 @@ struct NormWeights {
 
 class Weights {
 public:
-    Weights(const Checkpoint& ck, std::string prefix) : ck_(&ck), prefix_(std::move(prefix)) {}
+    // `precision` is what the convs and linears built from these weights compute in.
+    Weights(const Checkpoint& ck, std::string prefix, Precision precision = Precision::FP32)
+        : ck_(&ck), prefix_(std::move(prefix)), precision_(precision) {}
 
     // A child scope: Weights(ck, "a.").sub("b") looks up "a.b.*".
-    Weights sub(const std::string& name) const { return Weights(*ck_, prefix_ + name + "."); }
+    Weights sub(const std::string& name) const { return Weights(*ck_, prefix_ + name + ".", precision_); }
+    Precision precision() const { return precision_; }
     Weights sub(int index) const { return sub(std::to_string(index)); }
     const std::string& prefix() const { return prefix_; }
 
@@ -36,6 +39,7 @@ public:
 private:
     const Checkpoint* ck_;
     std::string prefix_;
+    Precision precision_;
 };
 
 }  // namespace difu

@@ -5,9 +5,9 @@
 
 namespace difu {
 
-UNetModel::UNetModel(const Checkpoint& ck, const ModelConfig& cfg) : cfg_(cfg.unet) {
+UNetModel::UNetModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision) : cfg_(cfg.unet) {
     if (!cfg.supported()) throw Error::at(ck.path, "{}", cfg.unsupported_reason());
-    const Weights w(ck, cfg.unet_prefix);
+    const Weights w(ck, cfg.unet_prefix, precision);
     const int64_t mc = cfg_.model_channels, emb = 4 * mc, ctx = cfg_.context_dim;
     const bool linear_proj = cfg_.use_linear_in_transformer;
     time_embed_0_ = w.linear("time_embed.0", emb, mc);

@@ -24,7 +24,7 @@ using UNetProbe = std::function<void(const std::string& name, const Tensor& valu
 
 class UNetModel {
 public:
-    UNetModel(const Checkpoint& ck, const ModelConfig& cfg);
+    UNetModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision = Precision::FP32);
 
     const UNetConfig& config() const { return cfg_; }
     // Latent height and width must be multiples of this (one halving per Downsample).

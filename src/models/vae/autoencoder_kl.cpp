@@ -35,8 +35,8 @@ Tensor VaeMid::forward(const Tensor& x, Arena& a, const VaeProbe& probe, const s
     return h;
 }
 
-AutoencoderKL::AutoencoderKL(const Checkpoint& ck, const ModelConfig& cfg) : cfg_(cfg.vae) {
-    const Weights w(ck, cfg.vae_prefix);
+AutoencoderKL::AutoencoderKL(const Checkpoint& ck, const ModelConfig& cfg, Precision precision) : cfg_(cfg.vae) {
+    const Weights w(ck, cfg.vae_prefix, precision);
     const int64_t ch = cfg_.ch, z = cfg_.z_channels, e = cfg_.embed_dim;
     const size_t levels = cfg_.ch_mult.size();
     // Encoder

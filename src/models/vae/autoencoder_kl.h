@@ -35,7 +35,7 @@ struct Posterior {
 
 class AutoencoderKL {
 public:
-    AutoencoderKL(const Checkpoint& ck, const ModelConfig& cfg);
+    AutoencoderKL(const Checkpoint& ck, const ModelConfig& cfg, Precision precision = Precision::FP32);
     const VaeConfig& config() const { return cfg_; }
     int64_t downscale() const { return int64_t{1} << (cfg_.ch_mult.size() - 1); }  // 8 for SD
 
