@@ -1,0 +1,94 @@
+#include "pipeline/guidance.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace difu {
+namespace {
+
+// [1, L, C] repeated `times` along the batch.
+Tensor repeat_batch(const Tensor& t, int64_t times) {
+    Tensor out = Tensor::empty({times, t.dim(1), t.dim(2)});
+    const size_t bytes = t.nbytes();
+    for (int64_t i = 0; i < times; ++i) std::memcpy(out.mutable_data<float>() + i * t.numel(), t.data<float>(), bytes);
+    return out;
+}
+
+// [uncond x B, cond x B] (or cond x B alone).
+Tensor batch_context(const GuidedModel& m, int64_t batch, bool guided) {
+    Tensor c = repeat_batch(m.cond.contiguous(), batch);
+    if (!guided) return c;
+    Tensor u = repeat_batch(m.uncond.contiguous(), batch);
+    Tensor both = Tensor::empty({2 * batch, c.dim(1), c.dim(2)});
+    std::memcpy(both.mutable_data<float>(), u.data<float>(), u.nbytes());
+    std::memcpy(both.mutable_data<float>() + u.numel(), c.data<float>(), c.nbytes());
+    return both;
+}
+
+// eps for x [B, ...] at (fractional) timestep t with input scale c_in; returns {eps_u, eps_c} halves
+// (eps_u undefined without guidance).
+std::pair<Tensor, Tensor> eps_halves(const GuidedModel& m, const Tensor& x, float t, float c_in) {
+    const int64_t b = x.dim(0);
+    const bool guided = m.scale != 1.0f;
+    const int64_t n = guided ? 2 * b : b;
+    Shape s = x.shape();
+    s[0] = n;
+    Tensor x_in = Tensor::empty(s);
+    const int64_t per = x.numel();
+    for (int64_t r = 0; r < n / b; ++r)
+        for (int64_t i = 0; i < per; ++i) x_in.mutable_data<float>()[r * per + i] = x.data<float>()[i] * c_in;
+    std::vector<float> ts(static_cast<size_t>(n), t);
+    if (m.unet_calls) ++*m.unet_calls;
+    Tensor eps = m.unet.forward(x_in, ts, batch_context(m, b, guided), m.arena);
+    if (!guided) return {Tensor(), eps};
+    return {eps.slice(0, 0, b).contiguous(), eps.slice(0, b, 2 * b).contiguous()};
+}
+
+}  // namespace
+
+Denoiser make_cfg_denoiser(const GuidedModel& m) {
+    return [&m](const Tensor& x, float sigma) {
+        const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
+        auto [eu, ec] = eps_halves(m, x, static_cast<float>(m.schedule.sigma_to_t(sigma)), c_in);
+        Tensor out = Tensor::empty(x.shape());
+        auto o = out.f32_mut();
+        auto xs = x.f32(), c = ec.f32();
+        if (!eu.defined()) {
+            for (size_t i = 0; i < o.size(); ++i) o[i] = xs[i] + c[i] * -sigma;
+            return out;
+        }
+        auto u = eu.f32();
+        for (size_t i = 0; i < o.size(); ++i) {
+            const float du = xs[i] + u[i] * -sigma, dc = xs[i] + c[i] * -sigma;  // denoised per half
+            o[i] = du + (dc - du) * m.scale;
+        }
+        return out;
+    };
+}
+
+EpsModel make_cfg_eps(const GuidedModel& m) {
+    return [&m](const Tensor& x, int t) {
+        auto [eu, ec] = eps_halves(m, x, static_cast<float>(t), 1.0f);
+        if (!eu.defined()) return ec;
+        Tensor out = Tensor::empty(x.shape());
+        auto o = out.f32_mut();
+        auto u = eu.f32(), c = ec.f32();
+        for (size_t i = 0; i < o.size(); ++i) o[i] = u[i] + m.scale * (c[i] - u[i]);
+        return out;
+    };
+}
+
+void pad_to_same_length(Tensor& cond, Tensor& uncond, const Tensor& empty_chunk) {
+    auto extend = [&](Tensor& t, int64_t tokens) {
+        const int64_t c = t.dim(2), chunk = empty_chunk.dim(1);
+        Tensor out = Tensor::empty({1, tokens, c});
+        std::memcpy(out.mutable_data<float>(), t.data<float>(), t.nbytes());
+        for (int64_t pos = t.dim(1); pos < tokens; pos += chunk)
+            std::memcpy(out.mutable_data<float>() + pos * c, empty_chunk.data<float>(), empty_chunk.nbytes());
+        t = out;
+    };
+    if (cond.dim(1) < uncond.dim(1)) extend(cond, uncond.dim(1));
+    else if (uncond.dim(1) < cond.dim(1)) extend(uncond, cond.dim(1));
+}
+
+}  // namespace difu

@@ -1,0 +1,30 @@
+// pipeline/guidance.h — classifier-free guidance over the UNet, as the samplers want it:
+//   eps_hat = eps_u + s (eps_c - eps_u)    with the unconditional and conditional halves in one
+//                                           batch-2B UNet call ([uncond..., cond...]); s = 1 skips the
+//                                           unconditional half.
+//   k-diffusion (CompVisDenoiser):  D(x, sigma) = x - sigma eps(x / sqrt(sigma^2 + 1), t(sigma)),
+//                                   guidance applied to D as k-diffusion's CFGDenoiser does.
+#pragma once
+#include "models/unet/unet.h"
+#include "sampling/denoiser.h"
+#include "sampling/schedule.h"
+
+namespace difu {
+
+struct GuidedModel {
+    const UNetModel& unet;
+    const DiscreteSchedule& schedule;
+    Tensor cond, uncond;  // [1, L, C] each, the same L (see pad_to_same_length)
+    float scale = 7.0f;
+    Arena& arena;
+    int* unet_calls = nullptr;  // counts UNet evaluations (progress, tests)
+};
+
+Denoiser make_cfg_denoiser(const GuidedModel& m);
+EpsModel make_cfg_eps(const GuidedModel& m);
+
+// webui pads the shorter of cond / uncond with the encoding of an empty 77-token chunk so both halves
+// of the batch have the same token count. `empty_chunk` is that encoding, [1, 77, C].
+void pad_to_same_length(Tensor& cond, Tensor& uncond, const Tensor& empty_chunk);
+
+}  // namespace difu
