@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -12,21 +13,21 @@
 namespace difu {
 namespace {
 
-// Per-channel sums of x (first pass) or of (x - mean_of_its_group)^2 (second pass), over one sample's
-// pixels, split across threads and reduced in double so the result does not depend on the split
-// more than double rounding.
+// Per-channel sums of x (first pass) or of (x - mean_of_its_group)^2 (second pass) over one sample's
+// pixels. The pixels are cut into a fixed number of chunks whatever the thread count, and the chunk
+// sums are added in chunk order, so the result is bit-identical for any number of threads.
+constexpr int64_t kReductionChunks = 64;
+
 std::vector<double> channel_sums(const float* x, int64_t hw, int64_t c, const std::vector<double>* group_mean, int64_t cpg) {
-    const int threads = omp_get_max_threads();
-    std::vector<double> partial(static_cast<size_t>(threads * c), 0.0);
-#pragma omp parallel
-    {
-        double* acc = partial.data() + omp_get_thread_num() * c;
-        std::vector<float> mean_c(static_cast<size_t>(c), 0.0f);
-        if (group_mean)
-            for (int64_t ch = 0; ch < c; ++ch) mean_c[ch] = static_cast<float>((*group_mean)[ch / cpg]);
-        // float accumulation per row, double across rows: fast and accurate enough (rows are C wide)
-#pragma omp for schedule(static)
-        for (int64_t p = 0; p < hw; ++p) {
+    const int64_t chunks = std::min<int64_t>(kReductionChunks, std::max<int64_t>(hw, 1));
+    std::vector<double> partial(static_cast<size_t>(chunks * c), 0.0);
+    std::vector<float> mean_c(static_cast<size_t>(c), 0.0f);
+    if (group_mean)
+        for (int64_t ch = 0; ch < c; ++ch) mean_c[ch] = static_cast<float>((*group_mean)[ch / cpg]);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < chunks; ++k) {
+        double* acc = partial.data() + k * c;
+        for (int64_t p = hw * k / chunks; p < hw * (k + 1) / chunks; ++p) {
             const float* row = x + p * c;
             if (group_mean) {
 #pragma omp simd
@@ -41,8 +42,8 @@ std::vector<double> channel_sums(const float* x, int64_t hw, int64_t c, const st
         }
     }
     std::vector<double> total(static_cast<size_t>(c), 0.0);
-    for (int t = 0; t < threads; ++t)
-        for (int64_t ch = 0; ch < c; ++ch) total[ch] += partial[t * c + ch];
+    for (int64_t k = 0; k < chunks; ++k)
+        for (int64_t ch = 0; ch < c; ++ch) total[ch] += partial[k * c + ch];
     return total;
 }
 

@@ -1,0 +1,134 @@
+// cli/generate_command.cpp — `difu generate` (also `difu` with options only): txt2img / img2img to
+// PNG (or JPEG / WebP by extension) with webui's infotext.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/progress_bar.h"
+#include "io/checkpoint.h"
+#include "io/image.h"
+#include "pipeline/pipeline.h"
+#include "sampling/sampler_names.h"
+
+namespace difu::cli {
+namespace {
+
+std::string request_seed_note(const GenerateRequest& r) { return r.seed == kRandomSeed ? " (random)" : ""; }
+
+struct GenerateOptions {
+    std::string model, init_image, noise_file, output = "output.png", precision = "auto";
+    bool verbose = false;
+    GenerateRequest request;
+};
+
+// output.png -> output.png for one image, output-0.png, output-1.png, ... for several.
+std::string output_path(const std::string& base, size_t index, size_t count) {
+    if (count == 1) return base;
+    std::filesystem::path p(base);
+    return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string())).string();
+}
+
+// FILE.safetensors[:TENSOR]: the tensor (the only one when no name is given).
+Tensor read_noise_file(const std::string& spec) {
+    std::string path = spec, name;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos && spec.find(".safetensors:") != std::string::npos) {
+        path = spec.substr(0, colon);
+        name = spec.substr(colon + 1);
+    }
+    Checkpoint ck = load_checkpoint(path);
+    if (name.empty()) {
+        if (ck.tensors.size() != 1) throw Error::at(path, "holds {} tensors; say which with {}:NAME", ck.tensors.size(), path);
+        return ck.tensors.begin()->second.to(DType::F32);
+    }
+    return ck.get(name).to(DType::F32);
+}
+
+void save(const std::string& path, const GeneratedImage& g) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".jpg" || ext == ".jpeg") write_jpeg(path, g.image, 90, g.infotext);
+    else if (ext == ".webp") write_webp(path, g.image, 90, g.infotext);
+    else if (ext == ".png" || ext.empty()) write_png(path, g.image, {{"parameters", g.infotext}});
+    else throw Error::at(path, "unknown image format '{}' (use .png, .jpg or .webp)", ext);
+}
+
+void run_generate(GenerateOptions o) {
+    using Clock = std::chrono::steady_clock;
+    GenerateRequest& r = o.request;
+    const bool default_model = o.model.empty();
+    if (default_model) o.model = DIFU_DEFAULT_MODEL;
+    if (!o.init_image.empty()) r.init_image = read_image(o.init_image);
+    if (!o.noise_file.empty()) r.initial_noise = read_noise_file(o.noise_file);
+    validate_request(r);  // before the (slow) load, so a typo fails at once
+    const PrecisionChoice precision = choose_precision(o.precision);
+    if (default_model)
+        fmt::print(stderr, "note: no --model given, using the bundled random-weight demo model {}: its images are noise. "
+                           "Pass a real checkpoint, e.g. -m v1-5-pruned-emaonly.safetensors\n", o.model);
+    const auto t_load = Clock::now();
+    DiffusionPipeline pipe(o.model, precision.precision);
+    const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
+    if (o.verbose)
+        fmt::print(stderr, "loaded {} ({}, {}) in {:.2f} s; precision {}\n", o.model, family_name(pipe.config().family),
+                   pipe.config().config_source, load_s, precision.reason);
+    ProgressBar bar("sampling");
+    int last_batch = -1;
+    const GenerateResult result = pipe.generate(r, [&](const ProgressInfo& p) {
+        if (p.phase != "sampling") return true;
+        if (p.batch != last_batch && r.batch_count > 1) {
+            bar = ProgressBar(fmt::format("batch {}/{}", p.batch + 1, p.batches));
+            last_batch = p.batch;
+        }
+        bar.update(p.step, p.steps);
+        return true;
+    });
+    const auto t_save = Clock::now();
+    for (size_t i = 0; i < result.images.size(); ++i) {
+        const std::string path = output_path(o.output, i, result.images.size());
+        save(path, result.images[i]);
+        fmt::print("{}  seed {}{}\n", path, result.images[i].seed,
+                   r.batch_size > 1 ? fmt::format(" (batch position {})", result.images[i].batch_pos) : "");
+    }
+    const double save_s = std::chrono::duration<double>(Clock::now() - t_save).count();
+    const int total_steps = r.steps * r.batch_count;
+    fmt::print(stderr, "seed {}{}; load {:.2f} s, text {:.2f} s, sampling {:.2f} s ({:.2f} it/s), decode {:.2f} s, save {:.2f} s\n",
+               result.seed, request_seed_note(o.request), load_s, result.times.text, result.times.sampling,
+               result.times.sampling > 0 ? total_steps / result.times.sampling : 0.0, result.times.decode, save_s);
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand("generate", "Text-to-image or image-to-image (the default when difu gets options only)");
+    auto o = std::make_shared<GenerateOptions>();
+    GenerateRequest& r = o->request;
+    cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
+    cmd->add_option("-p,--prompt", r.prompt, "Prompt (webui syntax: (word:1.2), [word], BREAK)");
+    cmd->add_option("-n,--negative-prompt", r.negative_prompt, "Negative prompt");
+    cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8")->capture_default_str();
+    cmd->add_option("-H,--height", r.height, "Image height in pixels, a multiple of 8")->capture_default_str();
+    cmd->add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
+    cmd->add_option("--cfg-scale", r.cfg_scale, "Classifier-free guidance scale (1 = no guidance)")->capture_default_str();
+    std::string samplers;
+    for (SamplerKind k : all_samplers()) samplers += (samplers.empty() ? "" : ", ") + sampler_id(k);
+    cmd->add_option("--sampler", r.sampler, "Sampler: " + samplers + " (webui labels work too)")->capture_default_str();
+    cmd->add_option("--scheduler", r.scheduler, "Sigma schedule for k-diffusion samplers: discrete, karras, exponential")
+        ->capture_default_str();
+    cmd->add_option("-s,--seed", r.seed, "Seed; -1 picks a random one and reports it")->capture_default_str();
+    cmd->add_option("--rng", r.rng, "Noise source: cpu (torch's CPU generator, as ComfyUI)")->capture_default_str();
+    cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip)")->capture_default_str();
+    cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
+    cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();
+    cmd->add_option("--eta", r.eta, "DDIM eta (0 = deterministic)")->capture_default_str();
+    cmd->add_option("--noise-file", o->noise_file,
+                    "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
+    cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();
+    cmd->add_option("--batch-size", r.batch_size, "Images per batch (one UNet call)")->capture_default_str();
+    cmd->add_option("-o,--output", o->output, "Output file (.png, .jpg, .webp); several images get -0, -1, ...")->capture_default_str();
+    cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
+    cmd->add_flag("-v,--verbose", o->verbose, "Say more about loading and precision");
+    cmd->callback([o] { run_generate(*o); });
+}
+
+}  // namespace difu::cli

@@ -1,0 +1,244 @@
+#include "pipeline/pipeline.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/torch_rng.h"
+#include "io/png_info.h"
+#include "pipeline/conditioning.h"
+#include "pipeline/guidance.h"
+#include "sampling/ddim.h"
+#include "sampling/k_samplers.h"
+#include "sampling/sampler_names.h"
+#include "sampling/tensor_math.h"
+
+namespace difu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// The checkpoint's own alphas_cumprod when it is stored in fp32 (fp16 files round it visibly:
+// 1 - 0.00085 becomes 0.99902), else the schedule recomputed from the config's betas.
+DiscreteSchedule model_schedule(const Checkpoint& ck, const ModelConfig& cfg) {
+    if (ck.has("alphas_cumprod")) {
+        const Tensor& t = ck.get("alphas_cumprod");
+        if (t.dtype() == DType::F32 && t.numel() == cfg.schedule.timesteps) {
+            auto v = t.contiguous().f32();
+            return DiscreteSchedule(std::vector<float>(v.begin(), v.end()));
+        }
+    }
+    return DiscreteSchedule(cfg.schedule);
+}
+
+std::string schedule_label(SigmaScheduler s) {
+    switch (s) {
+        case SigmaScheduler::Karras: return "Karras";
+        case SigmaScheduler::Exponential: return "Exponential";
+        case SigmaScheduler::Discrete: break;
+    }
+    return "";  // webui writes no "Schedule type" for the model's own schedule ("Automatic")
+}
+
+}  // namespace
+
+int64_t random_seed() {
+    std::random_device rd;
+    return static_cast<int64_t>(rd() & 0xffffffffu);
+}
+
+DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precision)
+    : path_(path), precision_(precision) {
+    const auto t0 = Clock::now();
+    ck_ = load_checkpoint(path);
+    cfg_ = detect_model(ck_);
+    if (!cfg_.supported()) throw Error::at(path, "{}", cfg_.unsupported_reason());
+    KeyReport keys = check_keys(ck_, cfg_);
+    if (!keys.complete())
+        throw Error::at(path, "{} tensors are missing or have the wrong shape (first: {}); `difu inspect` lists them",
+                        keys.missing.size() + keys.wrong_shape.size(),
+                        keys.missing.empty() ? keys.wrong_shape.front() : keys.missing.front());
+    clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
+    unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
+    vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
+    schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
+    load_seconds_ = since(t0);
+}
+
+std::string DiffusionPipeline::model_name() const { return std::filesystem::path(path_).stem().string(); }
+
+const std::string& DiffusionPipeline::model_hash() {
+    if (hash_.empty()) hash_ = difu::model_hash(path_);
+    return hash_;
+}
+
+Tensor DiffusionPipeline::encode_text(const std::string& prompt, int clip_skip, Arena& arena) const {
+    return encode_prompt(*clip_, ClipTokenizer::default_instance(), prompt, clip_skip, arena);
+}
+
+// One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
+Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches,
+                                       const Tensor* init_latent, const GuidedModel& guided,
+                                       const ProgressFn& progress) {
+    const SamplerChoice sc = parse_sampler(r.sampler);
+    const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
+    const Shape shape{r.batch_size, cfg_.unet.in_channels, r.height / 8, r.width / 8};
+    // ComfyUI's convention: randn of the whole batch from a generator seeded with the seed; ancestral
+    // steps draw from a second generator seeded with seed + 1, one randn(latent shape) per step.
+    TorchCpuGenerator gen(static_cast<uint64_t>(seed));
+    Tensor noise = gen.randn(shape);
+    if (r.initial_noise) {
+        if (r.initial_noise->shape() != shape)
+            throw Error::make("the given initial noise has shape {}, but this request needs {}",
+                              shape_str(r.initial_noise->shape()), shape_str(shape));
+        noise = r.initial_noise->to(DType::F32);
+    }
+    auto step_gen = std::make_shared<TorchCpuGenerator>(static_cast<uint64_t>(seed) + 1);
+    NoiseSampler ancestral = [step_gen](const Shape& s, float, float) { return step_gen->randn(s); };
+    Tensor start;
+    if (init_latent) start = img2img_start_latent(*init_latent, gen);
+    const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
+    StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
+        return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
+    };
+    if (is_compvis(sc.kind)) {
+        const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, r.eta);
+        int t_start = static_cast<int>(ds.timesteps.size());
+        Tensor x = noise;
+        if (init_latent) {  // CompVis img2img.py: t_enc = int(strength * steps), noised with alphas[t_enc]
+            t_start = static_cast<int>(r.strength * r.steps);
+            if (t_start == 0) return start;
+            x = ddim_stochastic_encode(ds, start, t_start, noise);
+        }
+        EpsModel eps = make_cfg_eps(guided);
+        return sc.kind == SamplerKind::Plms ? sample_plms(eps, ds, x, t_start, cb).x
+                                            : sample_ddim(eps, ds, x, t_start, ancestral, cb).x;
+    }
+    std::vector<float> sigmas = make_sigmas(*schedule_, sched, r.steps);
+    Tensor x;
+    if (init_latent) {  // webui img2img: sigma_sched = sigmas[steps - t_enc - 1:]; x = init + noise sigma_0
+        sigmas.erase(sigmas.begin(), sigmas.begin() + (r.steps - img2img_steps - 1));
+        x = axpby(1.0f, start, sigmas[0], noise);
+    } else {
+        x = scaled(noise, sigmas[0]);
+    }
+    Denoiser d = make_cfg_denoiser(guided);
+    const KSamplerArgs a{d, sigmas, cb};
+    switch (sc.kind) {
+        case SamplerKind::Euler: return sample_euler(a, x);
+        case SamplerKind::EulerAncestral: return sample_euler_ancestral(a, x, ancestral);
+        case SamplerKind::Heun: return sample_heun(a, x);
+        case SamplerKind::Dpm2: return sample_dpm_2(a, x);
+        case SamplerKind::Lms: return sample_lms(a, x);
+        case SamplerKind::DpmPP2M: return sample_dpmpp_2m(a, x);
+        case SamplerKind::DpmPP2SAncestral: return sample_dpmpp_2s_ancestral(a, x, ancestral);
+        case SamplerKind::Lcm: return sample_lcm(a, x, ancestral);
+        case SamplerKind::Ddim:
+        case SamplerKind::Plms: break;
+    }
+    throw Error::make("sampler {} has no k-diffusion loop", sampler_id(sc.kind));
+}
+
+// init_latent = scale_factor * (mean + exp(logvar / 2) z) for every image of the batch, with z drawn
+// from the batch's generator after the initial noise (scripts/img2img.py samples the posterior too).
+Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const {
+    const int64_t b = posterior_moments.dim(0), e = cfg_.vae.embed_dim;
+    Tensor mean = posterior_moments.slice(1, 0, e).contiguous(), logvar = posterior_moments.slice(1, e, 2 * e).contiguous();
+    Tensor z = gen.randn(mean.shape());
+    Tensor out = Tensor::empty(mean.shape());
+    for (int64_t i = 0; i < out.numel(); ++i)
+        out.f32_mut()[i] = cfg_.vae.scale_factor * (mean.f32()[i] + std::exp(0.5f * logvar.f32()[i]) * z.f32()[i]);
+    (void)b;
+    return out;
+}
+
+// The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
+Tensor DiffusionPipeline::encode_init_image(const GenerateRequest& r, Arena& arena) const {
+    Image img = *r.init_image;
+    if (img.channels == 4) img = flatten_alpha(img);
+    if (img.width != r.width || img.height != r.height) img = resize_image(img, r.width, r.height);  // webui "Just resize"
+    std::vector<float> chw = to_float_chw(img);
+    Tensor x = Tensor::empty({r.batch_size, 3, r.height, r.width});
+    for (int b = 0; b < r.batch_size; ++b) std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
+    Posterior p = vae_->encode(x, arena);
+    const int64_t e = cfg_.vae.embed_dim, hw = p.mean.dim(2) * p.mean.dim(3);
+    Tensor moments = Tensor::empty({r.batch_size, 2 * e, p.mean.dim(2), p.mean.dim(3)});
+    for (int b = 0; b < r.batch_size; ++b) {
+        std::copy_n(p.mean.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + b * 2 * e * hw);
+        std::copy_n(p.logvar.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + (b * 2 + 1) * e * hw);
+    }
+    return moments;
+}
+
+std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, int batch_pos) {
+    const SamplerChoice sc = parse_sampler(r.sampler);
+    GenerationInfo info;
+    info.prompt = r.prompt;
+    info.negative_prompt = r.negative_prompt;
+    info.steps = r.steps;
+    info.sampler = sampler_label(sc.kind);
+    if (!is_compvis(sc.kind)) info.schedule_type = schedule_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
+    info.cfg_scale = r.cfg_scale;
+    info.seed = seed;
+    info.width = r.width;
+    info.height = r.height;
+    info.model_hash = model_hash();
+    info.model_name = model_name();
+    if (r.init_image) info.denoising_strength = r.strength;
+    info.clip_skip = r.clip_skip;
+    info.rng = "CPU";
+    info.version = std::string("difu ") + DIFU_VERSION;
+    if (r.batch_size > 1) {
+        info.extra.emplace_back("Batch size", std::to_string(r.batch_size));
+        info.extra.emplace_back("Batch pos", std::to_string(batch_pos));
+    }
+    if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
+    return format_infotext(info);
+}
+
+GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const ProgressFn& progress) {
+    GenerateRequest r = request;
+    validate_request(r);
+    if (r.seed == kRandomSeed) r.seed = random_seed();
+    GenerateResult result;
+    result.seed = r.seed;
+    Arena arena;
+    auto t0 = Clock::now();
+    if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
+    Tensor cond = encode_text(r.prompt, r.clip_skip, arena), uncond = encode_text(r.negative_prompt, r.clip_skip, arena);
+    pad_to_same_length(cond, uncond, encode_text("", r.clip_skip, arena));
+    std::optional<Tensor> moments;
+    if (r.init_image) moments = encode_init_image(r, arena);
+    result.times.text = since(t0);
+    GuidedModel guided{*unet_, *schedule_, cond, uncond, r.cfg_scale, arena};
+    for (int b = 0; b < r.batch_count; ++b) {
+        const int64_t seed = r.seed + static_cast<int64_t>(b) * r.batch_size;  // webui: the next batch's first seed
+        t0 = Clock::now();
+        Tensor latents = sample_batch(r, seed, b, r.batch_count, moments ? &*moments : nullptr, guided, progress);
+        result.times.sampling += since(t0);
+        t0 = Clock::now();
+        if (progress && !progress(ProgressInfo{"decode", r.steps, r.steps, b, r.batch_count})) throw Cancelled{};
+        std::vector<Image> images = decode_batch(latents, arena);
+        result.times.decode += since(t0);
+        for (size_t i = 0; i < images.size(); ++i)
+            result.images.push_back({std::move(images[i]), seed, static_cast<int>(i), infotext(r, seed, static_cast<int>(i))});
+    }
+    return result;
+}
+
+std::vector<Image> DiffusionPipeline::decode_batch(const Tensor& latents, Arena& arena) const {
+    // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
+    Tensor x = vae_->decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena);
+    std::vector<Image> out;
+    const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3), per = c * h * w;
+    for (int64_t b = 0; b < x.dim(0); ++b) {
+        std::vector<float> v(static_cast<size_t>(per));
+        for (int64_t i = 0; i < per; ++i) v[i] = std::clamp((x.f32()[b * per + i] + 1.0f) / 2.0f, 0.0f, 1.0f);
+        out.push_back(from_float_chw(v.data(), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
+    }
+    return out;
+}
+
+}  // namespace difu

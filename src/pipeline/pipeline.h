@@ -1,0 +1,90 @@
+// pipeline/pipeline.h — a loaded Stable Diffusion model and the txt2img / img2img flow:
+//   prompt, negative -> CLIP context (webui weighting)          pipeline/conditioning
+//   seed -> torch CPU randn [B, 4, H/8, W/8]                    core/torch_rng (ComfyUI's convention)
+//   noise (x sigma_0 for k-diffusion) -> sampler with CFG       sampling/, pipeline/guidance
+//   latent / scale_factor -> VAE decode -> clamp((x+1)/2) -> u8 models/vae, io/image
+// The CLI and the server both call DiffusionPipeline::generate with a GenerateRequest.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "io/image.h"
+#include "kernels/precision.h"
+#include "models/clip_text.h"
+#include "models/unet/unet.h"
+#include "models/vae/autoencoder_kl.h"
+#include "core/torch_rng.h"
+#include "pipeline/guidance.h"
+#include "pipeline/request.h"
+#include "sampling/schedule.h"
+#include "text/clip_tokenizer.h"
+
+namespace difu {
+
+struct ProgressInfo {
+    std::string phase;  // "text", "sampling", "decode"
+    int step = 0, steps = 0;        // sampling steps of the current batch
+    int batch = 0, batches = 0;     // batch index (batch count)
+};
+// Called during a generation; returning false cancels it (generate() then throws Cancelled).
+using ProgressFn = std::function<bool(const ProgressInfo&)>;
+
+struct GeneratedImage {
+    Image image;
+    int64_t seed = 0;     // the seed of its batch: its noise is randn(batch shape) from this seed
+    int batch_pos = 0;    // position inside the batch
+    std::string infotext; // webui's "parameters" text
+};
+
+struct PhaseTimes {
+    double text = 0, sampling = 0, decode = 0;  // seconds, summed over batches
+};
+
+struct GenerateResult {
+    std::vector<GeneratedImage> images;
+    int64_t seed = 0;  // the first batch's seed (the resolved one when the request asked for -1)
+    PhaseTimes times;
+};
+
+class DiffusionPipeline {
+public:
+    // Loads and checks the checkpoint (family, every key) and builds the three models.
+    DiffusionPipeline(const std::string& checkpoint_path, Precision precision);
+
+    GenerateResult generate(const GenerateRequest& request, const ProgressFn& progress = nullptr);
+
+    const ModelConfig& config() const { return cfg_; }
+    const std::string& model_path() const { return path_; }
+    std::string model_name() const;        // file name without extension, as webui shows it
+    const std::string& model_hash();       // first 10 hex of the file's SHA-256 (computed once)
+    Precision precision() const { return precision_; }
+    double load_seconds() const { return load_seconds_; }
+
+private:
+    Tensor encode_text(const std::string& prompt, int clip_skip, Arena& arena) const;
+    Tensor encode_init_image(const GenerateRequest& r, Arena& arena) const;
+    Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
+    Tensor sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
+                        const GuidedModel& guided, const ProgressFn& progress);
+    std::vector<Image> decode_batch(const Tensor& latents, Arena& arena) const;
+    std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
+
+    std::string path_;
+    Precision precision_;
+    Checkpoint ck_;
+    ModelConfig cfg_;
+    std::unique_ptr<ClipTextModel> clip_;
+    std::unique_ptr<UNetModel> unet_;
+    std::unique_ptr<AutoencoderKL> vae_;
+    std::unique_ptr<DiscreteSchedule> schedule_;
+    std::string hash_;
+    double load_seconds_ = 0;
+};
+
+// A random seed in [0, 2^32) (torch's CPU generator uses only 32 bits of a seed).
+int64_t random_seed();
+
+}  // namespace difu

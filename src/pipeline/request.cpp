@@ -1,0 +1,31 @@
+#include "pipeline/request.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "sampling/sampler_names.h"
+
+namespace difu {
+
+void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
+    constexpr int kLatentFactor = 8;  // the VAE's downscale
+    for (auto [name, v] : {std::pair{"width", r.width}, {"height", r.height}}) {
+        if (v < 64 || v > lim.max_side) throw Error::make("{} must be between 64 and {}, got {}", name, lim.max_side, v);
+        if (v % kLatentFactor != 0) throw Error::make("{} must be a multiple of 8, got {}", name, v);
+    }
+    if (r.steps < 1 || r.steps > lim.max_steps) throw Error::make("steps must be between 1 and {}, got {}", lim.max_steps, r.steps);
+    if (!std::isfinite(r.cfg_scale) || r.cfg_scale < 0 || r.cfg_scale > 100)
+        throw Error::make("cfg scale must be between 0 and 100, got {}", r.cfg_scale);
+    if (r.batch_count < 1 || r.batch_count > 1000) throw Error::make("batch count must be between 1 and 1000, got {}", r.batch_count);
+    if (r.batch_size < 1 || r.batch_size > lim.max_batch)
+        throw Error::make("batch size must be between 1 and {}, got {}", lim.max_batch, r.batch_size);
+    if (r.clip_skip < 1 || r.clip_skip > 12) throw Error::make("clip skip must be between 1 and 12, got {}", r.clip_skip);
+    if (r.rng != "cpu") throw Error::make("rng '{}' is not supported (only 'cpu', torch's CPU generator, for now)", r.rng);
+    if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);
+    if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
+    if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
+    (void)parse_sampler(r.sampler);
+    (void)parse_scheduler(r.scheduler);
+}
+
+}  // namespace difu

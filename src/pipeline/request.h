@@ -1,0 +1,45 @@
+// pipeline/request.h — one generation job, as both front ends (CLI flags, HTTP JSON) describe it.
+// The CLI and the server only fill this struct; everything else happens in the pipeline, so they
+// cannot disagree about what a request means.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+#include "io/image.h"
+
+namespace difu {
+
+inline constexpr int64_t kRandomSeed = -1;  // pick a random seed and report it
+
+struct GenerateRequest {
+    std::string prompt;
+    std::string negative_prompt;
+    int width = 512, height = 512;
+    int steps = 20;
+    float cfg_scale = 7.0f;
+    std::string sampler = "euler_a";
+    std::string scheduler = "discrete";  // discrete (the model's own sigmas), karras, exponential
+    int64_t seed = kRandomSeed;
+    std::string rng = "cpu";  // torch CPU generator, ComfyUI's noise convention
+    int clip_skip = 1;        // 1 = last layer; 2 = penultimate (webui "Clip skip: 2")
+    int batch_count = 1;      // sequential batches
+    int batch_size = 1;       // images per UNet batch
+    float eta = 0.0f;         // DDIM eta
+    // img2img: start from this picture, keeping (1 - strength) of it.
+    std::optional<Image> init_image;
+    float strength = 0.75f;
+    // Replaces the seed's initial noise [batch_size, 4, H/8, W/8] (to reproduce another tool's exact
+    // run from its stored noise); the seed still drives the ancestral noise.
+    std::optional<Tensor> initial_noise;
+};
+
+// Limits a front end enforces before a request reaches the pipeline (the server makes them configurable).
+struct RequestLimits {
+    int max_side = 2048, max_steps = 500, max_batch = 16;
+};
+// Throws Error naming the field for anything out of range (size not a multiple of 8, steps < 1, ...).
+void validate_request(const GenerateRequest& r, const RequestLimits& limits = {});
+
+}  // namespace difu

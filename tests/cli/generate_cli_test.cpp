@@ -1,0 +1,101 @@
+// tests/cli/generate_cli_test.cpp — `difu generate` and `difu info` as a user runs them: a PNG with
+// a round-tripping infotext, and one-line errors with exit code 2 for bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "io/checkpoint.h"
+#include "io/image.h"
+
+#include <cmath>
+#include "test_support.h"
+
+using namespace difu::test;
+
+namespace {
+struct Result {
+    int status;
+    std::string output;
+};
+Result difu_cli(const std::string& args) {
+    Result r;
+    r.status = run_command(difu_binary() + " " + args, &r.output);
+    return r;
+}
+const std::string kModel = " -m " + fixture_path("sd1-tiny/model.safetensors");
+}  // namespace
+
+TEST(GenerateCli, WritesPngWithInfotextThatInfoReadsBack) {
+    const std::string out = temp_dir() + "/gen.png";
+    Result r = difu_cli("generate" + kModel + " -p 'a red (cat:1.2)' -n 'blurry' -W 128 -H 96 --steps 3 -s 7 "
+                        "--sampler 'DPM++ 2M' --scheduler karras --precision fp32 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("sampling ["), std::string::npos) << r.output;  // the progress bar
+    EXPECT_NE(r.output.find("it/s"), std::string::npos);
+    EXPECT_NE(r.output.find("decode"), std::string::npos);  // timings per phase
+    const difu::Image img = difu::read_image(out);
+    EXPECT_EQ(img.width, 128);
+    EXPECT_EQ(img.height, 96);
+    Result info = difu_cli("info --json " + out);
+    ASSERT_EQ(info.status, 0) << info.output;
+    auto j = nlohmann::json::parse(info.output);
+    EXPECT_EQ(j["parameters"]["prompt"], "a red (cat:1.2)");
+    EXPECT_EQ(j["parameters"]["negative_prompt"], "blurry");
+    EXPECT_EQ(j["parameters"]["steps"], 3);
+    EXPECT_EQ(j["parameters"]["sampler"], "DPM++ 2M");
+    EXPECT_EQ(j["parameters"]["schedule_type"], "Karras");
+    EXPECT_EQ(j["parameters"]["seed"], 7);
+    EXPECT_EQ(j["parameters"]["model"], "model");
+    Result plain = difu_cli("info " + out);
+    EXPECT_NE(plain.output.find("Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 7, Size: 128x96"),
+              std::string::npos) << plain.output;
+}
+
+TEST(GenerateCli, OptionsOnlyMeansGenerateAndRunsAreReproducible) {
+    const std::string a = temp_dir() + "/a.png", b = temp_dir() + "/b.png";
+    ASSERT_EQ(difu_cli(kModel + " -p cat -W 64 -H 64 --steps 2 -s 5 --precision fp32 -o " + a).status, 0);
+    ASSERT_EQ(difu_cli(kModel + " -p cat -W 64 -H 64 --steps 2 -s 5 --precision fp32 -t 1 -o " + b).status, 0);
+    EXPECT_EQ(difu::read_image(a).pixels, difu::read_image(b).pixels);
+}
+
+TEST(GenerateCli, BadInputGivesOneLineAndExitCode2) {
+    const std::string out = " -o " + temp_dir() + "/bad.png";
+    for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+             {"generate -m /nonexistent/model.safetensors -p x" + out, "cannot open"},
+             {"generate" + kModel + " -p x --sampler warp" + out, "unknown sampler"},
+             {"generate" + kModel + " -p x -W 100" + out, "multiple of 8"},
+             {"generate" + kModel + " -p x --steps 0" + out, "steps"},
+             {"generate" + kModel + " -p x -i /nonexistent.png" + out, "cannot open"},
+             {"generate" + kModel + " -p x -i " + fixture_path("sd1-tiny/cases.json") + out, "cases.json"},
+             {"generate -m " + fixture_path("sd2-tiny-v/model.safetensors") + " -p x" + out, "not supported"},
+         }) {
+        Result r = difu_cli(args);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+    }
+}
+
+TEST(GenerateCli, DdimRunEqualsTheReferenceImage) {
+    // sd1-tiny sample_ddim: the original DDIMSampler, 10 steps, guidance 7.5, from the stored x_T.
+    const std::string out = temp_dir() + "/ddim.png";
+    Result r = difu_cli("generate" + kModel + " -p 'a photograph of an astronaut riding a horse' --sampler ddim --steps 10"
+                        " --cfg-scale 7.5 -W 128 -H 128 --precision fp32 -s 1 --noise-file " +
+                        fixture_path("sd1-tiny/ref.safetensors") + ":sample.x_T -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const difu::Image img = difu::read_image(out);
+    difu::Checkpoint ref = difu::load_checkpoint(fixture_path("sd1-tiny/ref.safetensors"));
+    const difu::Tensor& expected = ref.get("sample.ddim.image");  // [1, 3, 128, 128] in [0, 1]
+    ASSERT_EQ(img.width, 128);
+    int worst = 0;
+    for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < 128; ++y)
+            for (int x = 0; x < 128; ++x) {
+                const double e = expected.f32()[(c * 128 + y) * 128 + x] * 255.0;
+                worst = std::max(worst, static_cast<int>(std::lround(std::fabs(img.at(x, y)[c] - e) + 0.4999)));
+            }
+    EXPECT_LE(worst, 1) << "max pixel difference (in 1/255) vs the reference image";
+}

@@ -1,0 +1,138 @@
+// tests/pipeline/pipeline_test.cpp — txt2img / img2img through DiffusionPipeline::generate, the code
+// path the CLI and the server use: determinism, seeds, infotext, and the request checks.
+#include <gtest/gtest.h>
+
+#include "core/threads.h"
+#include "io/png_info.h"
+#include "pipeline/pipeline.h"
+#include "test_support.h"
+
+using namespace difu;
+using difu::test::fixture_path;
+
+namespace {
+
+DiffusionPipeline& pipe() {
+    static DiffusionPipeline p(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    return p;
+}
+
+GenerateRequest small_request() {
+    GenerateRequest r;
+    r.prompt = "a photograph of an astronaut riding a horse";
+    r.width = r.height = 128;
+    r.steps = 4;
+    r.seed = 42;
+    return r;
+}
+
+}  // namespace
+
+TEST(Pipeline, SameInputsGiveBitIdenticalImagesAcrossRunsAndThreadCounts) {
+    GenerateRequest r = small_request();
+    r.sampler = "euler_a";  // ancestral: exercises the per-step noise generator too
+    const Image a = pipe().generate(r).images.at(0).image;
+    const Image b = pipe().generate(r).images.at(0).image;
+    EXPECT_EQ(a.pixels, b.pixels);
+    const int threads = num_threads();
+    set_num_threads(1);
+    const Image c = pipe().generate(r).images.at(0).image;
+    set_num_threads(threads);
+    EXPECT_EQ(a.pixels, c.pixels);
+    r.seed = 43;
+    EXPECT_NE(pipe().generate(r).images.at(0).image.pixels, a.pixels);
+}
+
+TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
+    for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm"}) {
+        GenerateRequest r = small_request();
+        r.sampler = sampler;
+        int last = 0, calls = 0;
+        GenerateResult res = pipe().generate(r, [&](const ProgressInfo& p) {
+            if (p.phase == "sampling") { last = p.step; ++calls; EXPECT_EQ(p.steps, r.steps); }
+            return true;
+        });
+        ASSERT_EQ(res.images.size(), 1u) << sampler;
+        EXPECT_EQ(res.images[0].image.width, 128);
+        EXPECT_EQ(last, r.steps) << sampler;
+        EXPECT_EQ(calls, r.steps) << sampler;
+    }
+}
+
+TEST(Pipeline, InfotextDescribesTheImage) {
+    GenerateRequest r = small_request();
+    r.sampler = "dpmpp_2m";
+    r.scheduler = "karras";
+    r.negative_prompt = "blurry";
+    r.clip_skip = 2;
+    GenerateResult res = pipe().generate(r);
+    const GenerationInfo g = parse_infotext(res.images[0].infotext);
+    EXPECT_EQ(g.prompt, r.prompt);
+    EXPECT_EQ(g.negative_prompt, "blurry");
+    EXPECT_EQ(g.steps, 4);
+    EXPECT_EQ(g.sampler, "DPM++ 2M");
+    EXPECT_EQ(g.schedule_type, "Karras");
+    EXPECT_EQ(g.seed, 42);
+    EXPECT_EQ(g.width, 128);
+    EXPECT_EQ(g.clip_skip, 2);
+    EXPECT_EQ(g.rng, "CPU");
+    EXPECT_EQ(g.model_name, "model");
+    EXPECT_EQ(g.model_hash, "2b80e894a9");  // cases.json: sha256 of model.safetensors starts 2b80e894a9
+}
+
+TEST(Pipeline, BatchesAdvanceTheSeedAndRandomSeedIsReported) {
+    GenerateRequest r = small_request();
+    r.batch_count = 2;
+    r.batch_size = 2;
+    GenerateResult res = pipe().generate(r);
+    ASSERT_EQ(res.images.size(), 4u);
+    EXPECT_EQ(res.images[0].seed, 42);
+    EXPECT_EQ(res.images[2].seed, 44);  // webui: the next batch starts at seed + batch size
+    EXPECT_NE(res.images[0].image.pixels, res.images[1].image.pixels);
+    r.batch_count = r.batch_size = 1;
+    r.seed = kRandomSeed;
+    GenerateResult rnd = pipe().generate(r);
+    EXPECT_GE(rnd.seed, 0);
+    EXPECT_EQ(parse_infotext(rnd.images[0].infotext).seed, rnd.seed);
+}
+
+TEST(Pipeline, Img2ImgKeepsThePictureAtLowStrength) {
+    GenerateRequest r = small_request();
+    r.init_image = read_image(fixture_path("sd1-tiny/init_image.png"));
+    r.sampler = "ddim";
+    r.steps = 10;
+    r.strength = 0.6f;
+    GenerateResult res = pipe().generate(r);
+    ASSERT_EQ(res.images.size(), 1u);
+    EXPECT_NEAR(parse_infotext(res.images[0].infotext).denoising_strength.value_or(-1), 0.6, 1e-6);
+    r.sampler = "euler";
+    EXPECT_EQ(pipe().generate(r).images.size(), 1u);
+}
+
+TEST(Pipeline, BadRequestsAreRejectedWithTheField) {
+    auto error_of = [](GenerateRequest r) {
+        try {
+            pipe().generate(r);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    GenerateRequest r = small_request();
+    r.width = 100;
+    EXPECT_NE(error_of(r).find("multiple of 8"), std::string::npos);
+    r = small_request();
+    r.sampler = "warp drive";
+    EXPECT_NE(error_of(r).find("unknown sampler"), std::string::npos);
+    r = small_request();
+    r.steps = 0;
+    EXPECT_NE(error_of(r).find("steps"), std::string::npos);
+    r = small_request();
+    r.scheduler = "linear";
+    EXPECT_NE(error_of(r).find("unknown scheduler"), std::string::npos);
+}
+
+TEST(Pipeline, CancelStopsTheRun) {
+    GenerateRequest r = small_request();
+    EXPECT_THROW(pipe().generate(r, [](const ProgressInfo& p) { return p.step < 2; }), Cancelled);
+}
