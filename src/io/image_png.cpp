@@ -110,11 +110,13 @@ struct MemWriter {
 
 void write_to_memory(png_structp png, png_bytep data, size_t n) {
     auto* w = static_cast<MemWriter*>(png_get_io_ptr(png));
+    bool failed = false;
     try {
         w->out->insert(w->out->end(), data, data + n);
     } catch (const std::bad_alloc&) {
-        png_error(png, "out of memory");
+        failed = true;  // png_error longjmps: never from inside a catch block
     }
+    if (failed) png_error(png, "out of memory");
 }
 
 void flush_memory(png_structp) {}

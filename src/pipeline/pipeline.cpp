@@ -10,6 +10,7 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
 #include "sampling/ddim.h"
+#include "sampling/ddpm.h"
 #include "sampling/k_samplers.h"
 #include "sampling/sampler_names.h"
 #include "sampling/tensor_math.h"
@@ -103,6 +104,10 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
         return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
     };
+    if (sc.kind == SamplerKind::Ddpm) {
+        if (init_latent) throw Error::make("img2img with the DDPM sampler is not supported; use ddim or a k-diffusion sampler");
+        return sample_ddpm(make_cfg_eps(guided), *schedule_, r.steps, noise, ancestral, cb);
+    }
     if (is_compvis(sc.kind)) {
         const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, r.eta);
         int t_start = static_cast<int>(ds.timesteps.size());
@@ -136,7 +141,8 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         case SamplerKind::DpmPP2SAncestral: return sample_dpmpp_2s_ancestral(a, x, ancestral);
         case SamplerKind::Lcm: return sample_lcm(a, x, ancestral);
         case SamplerKind::Ddim:
-        case SamplerKind::Plms: break;
+        case SamplerKind::Plms:
+        case SamplerKind::Ddpm: break;
     }
     throw Error::make("sampler {} has no k-diffusion loop", sampler_id(sc.kind));
 }

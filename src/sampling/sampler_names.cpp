@@ -27,6 +27,7 @@ constexpr SamplerName kNames[] = {
     {SamplerKind::Lcm, "lcm", "LCM", {"lcm", "samplelcm", nullptr, nullptr}},
     {SamplerKind::Ddim, "ddim", "DDIM", {"ddim", nullptr, nullptr, nullptr}},
     {SamplerKind::Plms, "plms", "PLMS", {"plms", nullptr, nullptr, nullptr}},
+    {SamplerKind::Ddpm, "ddpm", "DDPM", {"ddpm", nullptr, nullptr, nullptr}},
 };
 
 std::string normalise(const std::string& s) {
@@ -71,9 +72,10 @@ SamplerChoice parse_sampler(const std::string& name) {
 std::string sampler_id(SamplerKind k) { return entry(k).id; }
 std::string sampler_label(SamplerKind k) { return entry(k).label; }
 bool is_ancestral(SamplerKind k) {
-    return k == SamplerKind::EulerAncestral || k == SamplerKind::DpmPP2SAncestral || k == SamplerKind::Lcm;
+    return k == SamplerKind::EulerAncestral || k == SamplerKind::DpmPP2SAncestral || k == SamplerKind::Lcm ||
+           k == SamplerKind::Ddpm;
 }
-bool is_compvis(SamplerKind k) { return k == SamplerKind::Ddim || k == SamplerKind::Plms; }
+bool is_compvis(SamplerKind k) { return k == SamplerKind::Ddim || k == SamplerKind::Plms || k == SamplerKind::Ddpm; }
 std::vector<SamplerKind> all_samplers() {
     std::vector<SamplerKind> v;
     for (const auto& e : kNames) v.push_back(e.kind);

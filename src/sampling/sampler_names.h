@@ -10,7 +10,7 @@
 
 namespace difu {
 
-enum class SamplerKind { Euler, EulerAncestral, Heun, Dpm2, Lms, DpmPP2M, DpmPP2SAncestral, Lcm, Ddim, Plms };
+enum class SamplerKind { Euler, EulerAncestral, Heun, Dpm2, Lms, DpmPP2M, DpmPP2SAncestral, Lcm, Ddim, Plms, Ddpm };
 
 struct SamplerChoice {
     SamplerKind kind;
@@ -21,7 +21,7 @@ SamplerChoice parse_sampler(const std::string& name);  // throws Error listing t
 std::string sampler_id(SamplerKind k);                 // "euler_a", "dpmpp_2m", ...
 std::string sampler_label(SamplerKind k);              // webui's label: "Euler a", "DPM++ 2M", ...
 bool is_ancestral(SamplerKind k);                      // draws fresh noise every step
-bool is_compvis(SamplerKind k);                        // DDIM / PLMS: integer timesteps, no sigma scheduler
+bool is_compvis(SamplerKind k);                        // DDIM / PLMS / DDPM: integer timesteps, no sigma scheduler
 std::vector<SamplerKind> all_samplers();
 
 }  // namespace difu

@@ -44,7 +44,7 @@ TEST(Pipeline, SameInputsGiveBitIdenticalImagesAcrossRunsAndThreadCounts) {
 }
 
 TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
-    for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm"}) {
+    for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm", "ddpm"}) {
         GenerateRequest r = small_request();
         r.sampler = sampler;
         int last = 0, calls = 0;

@@ -12,6 +12,7 @@
 #include "models/vae/autoencoder_kl.h"
 #include "pipeline/guidance.h"
 #include "sampling/ddim.h"
+#include "sampling/ddpm.h"
 #include "sampling/k_samplers.h"
 #include "sampling/tensor_math.h"
 #include "test_support.h"
@@ -160,4 +161,34 @@ TEST(Samplers, Img2ImgDdim) {
     DdimResult r = sample_ddim(make_cfg_eps(g.model), s, z, t_enc, nullptr, nullptr);
     EXPECT_LT(max_abs_diff(r.x, ref.get("img2img.x0")), kLatentTolerance);
     EXPECT_EQ(g.calls, 6);
+}
+
+TEST(Samplers, DdpmFollowsItsFormula) {
+    // No stored case: the sampler against a plain evaluation of Algorithm 2 on the fixture UNet,
+    // written here step by step in double for the scalars.
+    Guided g;
+    EpsModel eps = make_cfg_eps(g.model);
+    const int steps = 3;
+    Tensor noise_all = fx().ref.get("sample.ancestral_noise");
+    NoiseSampler noise = stored_noise(noise_all);
+    Tensor x0 = fx().ref.get("sample.x_T");
+    Tensor got = sample_ddpm(eps, fx().schedule, steps, x0, noise, nullptr);
+    EXPECT_EQ(ddpm_timesteps(fx().schedule, steps), (std::vector<int>{0, 500, 999}));
+    const auto& ac = fx().schedule.alphas_cumprod();
+    const int ts[3] = {0, 500, 999};
+    Tensor x = x0;
+    int drawn = 0;
+    for (int i = 2; i >= 0; --i) {
+        const double abar = ac[ts[i]], abar_prev = i > 0 ? ac[ts[i - 1]] : 1.0, beta = 1 - abar / abar_prev;
+        Tensor e = eps(x, ts[i]);
+        Tensor next = Tensor::empty(x.shape());
+        for (int64_t k = 0; k < x.numel(); ++k) {
+            double v = (x.f32()[k] - beta / std::sqrt(1 - abar) * e.f32()[k]) / std::sqrt(1 - beta);
+            if (i > 0) v += std::sqrt((1 - abar_prev) / (1 - abar) * beta) * noise_all.select(0, drawn).contiguous().f32()[k];
+            next.f32_mut()[k] = static_cast<float>(v);
+        }
+        if (i > 0) ++drawn;
+        x = next;
+    }
+    EXPECT_LT(max_abs_diff(got, x), 1e-4);
 }
