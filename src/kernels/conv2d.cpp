@@ -1,11 +1,8 @@
 #include "kernels/conv2d.h"
 
-#include <optional>
-#include <vector>
-#include "kernels/profile.h"
-
 #include "kernels/dnnl_context.h"
 #include "kernels/flops.h"
+#include "kernels/profile.h"
 
 namespace difu {
 
@@ -14,9 +11,8 @@ using dt = dnnl::memory::data_type;
 
 struct Conv2d::Plan {
     dnnl::convolution_forward primitive;
-    dnnl::memory::desc src, dst;
-    dnnl::memory::desc src_f32;          // bf16 mode: the caller's f32 input, reordered into `src`
-    std::optional<dnnl::reorder> to_bf16;
+    dnnl::memory::desc dst;
+    InputCast input;
     std::shared_ptr<dnnl::memory> weights;  // in the layout this primitive wants
     int64_t oh, ow;
 };
@@ -28,7 +24,10 @@ Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, ConvGeometry geometry, 
     cin_ = weight.dim(1);
     kh_ = weight.dim(2);
     kw_ = weight.dim(3);
-    weight_ = weight.to(precision == Precision::BF16 ? DType::BF16 : DType::F32);  // compute dtype from the start
+    // Held in the compute dtype from the start, so loading a bf16 model never holds fp32 weights.
+    const bool bf16 = precision == Precision::BF16;
+    cache_->weights = PackedWeights(weight.to(bf16 ? DType::BF16 : DType::F32),
+                                    {{cout_, cin_, kh_, kw_}, bf16 ? dt::bf16 : dt::f32, tag::oihw});
     bias_ = bias.defined() ? bias.to(DType::F32).reshape({cout_}) : Tensor::empty({cout_});
 }
 
@@ -47,34 +46,18 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
     plan->ow = out_size(w, 1);
     DIFU_CHECK(plan->oh > 0 && plan->ow > 0, "Conv2d: input {}x{} is smaller than the kernel", h, w);
     const dt compute = precision_ == Precision::BF16 ? dt::bf16 : dt::f32;
-    plan->src_f32 = dnnl::memory::desc({n, cin_, h, w}, dt::f32, tag::nhwc);
-    plan->src = dnnl::memory::desc({n, cin_, h, w}, compute, tag::nhwc);
+    const dnnl::memory::desc src_f32({n, cin_, h, w}, dt::f32, tag::nhwc), src({n, cin_, h, w}, compute, tag::nhwc);
     plan->dst = dnnl::memory::desc({n, cout_, plan->oh, plan->ow}, dt::f32, tag::nhwc);  // fp32 out either way
     dnnl::memory::desc wany({cout_, cin_, kh_, kw_}, compute, tag::any);
     dnnl::memory::desc bd({cout_}, dt::f32, tag::x);
     const dnnl::memory::dims strides{geo_.stride, geo_.stride};
     const dnnl::memory::dims pad_l{geo_.pad[0], geo_.pad[1]}, pad_r{geo_.pad[2], geo_.pad[3]};
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                      plan->src, wany, bd, plan->dst, strides, pad_l, pad_r);
+                                      src, wany, bd, plan->dst, strides, pad_l, pad_r);
     dnnl::convolution_forward::primitive_desc pd(d, dnnl_engine());
     plan->primitive = dnnl::convolution_forward(pd);
-    if (precision_ == Precision::BF16) plan->to_bf16 = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), plan->src_f32, dnnl_engine(), plan->src));
-    // Reuse a weight copy already in this layout; otherwise reorder once (from whichever copy we
-    // hold) and keep it. The plain f32 copy is released after the first reorder, so a conv holds
-    // one copy of its weights, not two.
-    for (const auto& wm : cache_->weights)
-        if (wm->get_desc() == pd.weights_desc()) plan->weights = wm;
-    if (!plan->weights) {
-        dnnl::memory source = cache_->weights.empty()
-                                  ? dnnl::memory({{cout_, cin_, kh_, kw_}, compute, tag::oihw}, dnnl_engine(),
-                                                 weight_.storage()->data() + weight_.byte_offset())
-                                  : *cache_->weights.front();
-        plan->weights = std::make_shared<dnnl::memory>(pd.weights_desc(), dnnl_engine());
-        dnnl::reorder(source, *plan->weights).execute(dnnl_stream(), source, *plan->weights);
-        dnnl_stream().wait();
-        cache_->weights.push_back(plan->weights);
-        weight_ = Tensor();
-    }
+    plan->input = InputCast(src_f32, src);
+    plan->weights = cache_->weights.in_layout(pd.weights_desc());
     return *cache_->plans.emplace(key, plan).first->second;
 }
 
@@ -82,14 +65,7 @@ void Conv2d::forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) 
     KernelScope profile_scope(KernelKind::Conv);
     const Plan& p = plan_for(n, h, w);
     count_flops(static_cast<uint64_t>(2 * n * p.oh * p.ow * cout_ * cin_ * kh_ * kw_));
-    dnnl::memory src(p.src_f32, dnnl_engine(), const_cast<float*>(x));
-    if (p.to_bf16) {  // bf16 copy of the activations for the bf16 kernel
-        thread_local std::vector<uint16_t> scratch;
-        scratch.resize(p.src.get_size() / sizeof(uint16_t));
-        dnnl::memory half(p.src, dnnl_engine(), scratch.data());
-        p.to_bf16->execute(dnnl_stream(), src, half);
-        src = half;
-    }
+    const dnnl::memory src = p.input.source(x);
     dnnl::memory dst(p.dst, dnnl_engine(), y);
     dnnl::memory bias({{cout_}, dt::f32, tag::x}, dnnl_engine(), const_cast<float*>(bias_.data<float>()));
     p.primitive.execute(dnnl_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *p.weights},

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/tensor.h"
+#include "kernels/dnnl_weights.h"
 #include "kernels/precision.h"
 
 namespace difu {
@@ -41,12 +42,11 @@ private:
     int64_t cout_ = 0, cin_ = 0, kh_ = 0, kw_ = 0;
     ConvGeometry geo_;
     Precision precision_ = Precision::FP32;
-    mutable Tensor weight_;  // [out, in, kh, kw] in the compute dtype until the first call reorders it
-    Tensor bias_;            // f32 [out]
+    Tensor bias_;  // f32 [out]
     struct Cache {
         std::mutex mutex;
         std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>> plans;
-        std::vector<std::shared_ptr<dnnl::memory>> weights;  // one per weight layout in use
+        PackedWeights weights;
     };
     std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
 };

@@ -1,12 +1,8 @@
 #include "kernels/linear.h"
 
-#include <optional>
-#include <vector>
-
-#include "kernels/profile.h"
-
 #include "kernels/dnnl_context.h"
 #include "kernels/flops.h"
+#include "kernels/profile.h"
 
 namespace difu {
 
@@ -15,9 +11,8 @@ using dt = dnnl::memory::data_type;
 
 struct Linear::Plan {
     dnnl::matmul primitive;
-    dnnl::memory::desc src, dst;
-    dnnl::memory::desc src_f32;          // bf16 mode: the caller's f32 rows, reordered into `src`
-    std::optional<dnnl::reorder> to_bf16;
+    dnnl::memory::desc dst;
+    InputCast input;
     std::shared_ptr<dnnl::memory> weights;  // in the layout this primitive wants
 };
 
@@ -25,8 +20,10 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Precision precision) : 
     DIFU_CHECK(weight.ndim() == 2, "Linear weight must be 2-d, got {}", shape_str(weight.shape()));
     out_ = weight.dim(0);
     in_ = weight.dim(1);
-    // Held in the compute dtype from the start, so loading a bf16 model never holds fp32 weights.
-    cache_->plain = weight.to(precision == Precision::BF16 ? DType::BF16 : DType::F32);
+    // W [out, in] row-major is the matmul's K x N weight in "ba" order. Held in the compute dtype
+    // from the start, so loading a bf16 model never holds fp32 weights.
+    const bool bf16 = precision == Precision::BF16;
+    cache_->weights = PackedWeights(weight.to(bf16 ? DType::BF16 : DType::F32), {{in_, out_}, bf16 ? dt::bf16 : dt::f32, tag::ba});
     if (bias.defined()) {
         DIFU_CHECK(bias.numel() == out_, "Linear bias has {} elements, expected {}", bias.numel(), out_);
         bias_ = bias.to(DType::F32).reshape({out_});
@@ -40,31 +37,17 @@ const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) con
     auto key = std::make_tuple(rows, ldx, ldy);
     if (auto it = cache_->plans.find(key); it != cache_->plans.end()) return *it->second;
     auto plan = std::make_shared<Plan>();
-    const dt compute = precision_ == Precision::BF16 ? dt::bf16 : dt::f32;
-    plan->src_f32 = dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
-    plan->src = precision_ == Precision::BF16 ? dnnl::memory::desc({rows, in_}, dt::bf16, tag::ab) : plan->src_f32;
+    const bool bf16 = precision_ == Precision::BF16;
+    const dnnl::memory::desc src_f32({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
+    const dnnl::memory::desc src = bf16 ? dnnl::memory::desc({rows, in_}, dt::bf16, tag::ab) : src_f32;
     plan->dst = dnnl::memory::desc({rows, out_}, dt::f32, dnnl::memory::dims{ldy, 1});
-    dnnl::memory::desc wany({in_, out_}, compute, tag::any);
-    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(plan->src, wany, bias_mem_->get_desc(), plan->dst)
-                                     : dnnl::matmul::desc(plan->src, wany, plan->dst);
+    dnnl::memory::desc wany({in_, out_}, bf16 ? dt::bf16 : dt::f32, tag::any);
+    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(src, wany, bias_mem_->get_desc(), plan->dst)
+                                     : dnnl::matmul::desc(src, wany, plan->dst);
     dnnl::matmul::primitive_desc pd(d, dnnl_engine());
     plan->primitive = dnnl::matmul(pd);
-    if (precision_ == Precision::BF16) plan->to_bf16 = dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), plan->src_f32, dnnl_engine(), plan->src));
-    for (const auto& wm : cache_->weights)
-        if (wm->get_desc() == pd.weights_desc()) plan->weights = wm;
-    if (!plan->weights) {
-        // W [out, in] row-major is the matmul's K x N weight in "ba" order; reorder it (once per
-        // layout, from whichever copy we hold) and release the plain copy.
-        dnnl::memory source = cache_->weights.empty()
-                                  ? dnnl::memory({{in_, out_}, compute, tag::ba}, dnnl_engine(),
-                                                 cache_->plain.storage()->data() + cache_->plain.byte_offset())
-                                  : *cache_->weights.front();
-        plan->weights = std::make_shared<dnnl::memory>(pd.weights_desc(), dnnl_engine());
-        dnnl::reorder(source, *plan->weights).execute(dnnl_stream(), source, *plan->weights);
-        dnnl_stream().wait();
-        cache_->weights.push_back(plan->weights);
-        cache_->plain = Tensor();
-    }
+    plan->input = InputCast(src_f32, src);
+    plan->weights = cache_->weights.in_layout(pd.weights_desc());
     return *cache_->plans.emplace(key, plan).first->second;
 }
 
@@ -75,16 +58,8 @@ void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_
     if (ldy < 0) ldy = out_;
     const Plan& p = plan_for(rows, ldx, ldy);
     count_flops(static_cast<uint64_t>(2 * rows * in_ * out_));
-    dnnl::memory src(p.src_f32, dnnl_engine(), const_cast<float*>(x));
-    if (p.to_bf16) {
-        thread_local std::vector<uint16_t> scratch;
-        scratch.resize(p.src.get_size() / sizeof(uint16_t));
-        dnnl::memory half(p.src, dnnl_engine(), scratch.data());
-        p.to_bf16->execute(dnnl_stream(), src, half);
-        src = half;
-    }
     dnnl::memory dst(p.dst, dnnl_engine(), y);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, dst}};
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, p.input.source(x)}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, dst}};
     if (bias_mem_) args.emplace(DNNL_ARG_BIAS, *bias_mem_);
     p.primitive.execute(dnnl_stream(), args);
     dnnl_stream().wait();

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/tensor.h"
+#include "kernels/dnnl_weights.h"
 #include "kernels/precision.h"
 
 namespace difu {
@@ -38,9 +39,8 @@ private:
     std::shared_ptr<dnnl::memory> bias_mem_;
     struct Cache {
         std::mutex mutex;
-        Tensor plain;  // f32 [out, in] until the first reorder
         std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Plan>> plans;
-        std::vector<std::shared_ptr<dnnl::memory>> weights;  // one per weight layout in use
+        PackedWeights weights;
     };
     std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
 };
