@@ -2,6 +2,7 @@
 // reads / writes whole files; the codecs live in image_png.cpp, image_jpeg.cpp and image_webp.cpp.
 #include "io/image.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -111,8 +112,11 @@ Format sniff(std::span<const uint8_t> b) {
 std::string describe_unknown(std::span<const uint8_t> b) {
     if (starts_with(b, "GIF87a") || starts_with(b, "GIF89a")) return "a GIF image";
     if (starts_with(b, "BM")) return "a BMP image";
-    if (starts_with(b, "II*") || starts_with(b, "MM\0*")) return "a TIFF image";
+    if (starts_with(b, {"II*\0", 4}) || starts_with(b, {"MM\0*", 4})) return "a TIFF image";
     if (starts_with(b, "ftyp", 4)) return "an ISO media file (AVIF / HEIC?)";
+    const std::string_view head(reinterpret_cast<const char*>(b.data()), std::min<size_t>(b.size(), 16));
+    if (std::all_of(head.begin(), head.end(), [](char c) { return (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\t'; }))
+        return fmt::format("looks like text ('{}')", printable(head));
     std::string hex;
     for (size_t i = 0; i < b.size() && i < 8; ++i) hex += fmt::format("{}{:02x}", i ? " " : "", b[i]);
     return fmt::format("a file starting with bytes [{}]", hex);

@@ -44,7 +44,7 @@ std::string quote_infotext_value(const std::string& value);
 std::string unquote_infotext_value(const std::string& value);
 
 // webui's "Model hash": the first 10 hex digits of the SHA-256 of the whole checkpoint file
-// (sd_models.CheckpointInfo.shorthash). Reads the file once, at a few GB/s with SHA-NI.
+// (sd_models.CheckpointInfo.shorthash). Reads the file once, ~1 GB/s with SHA-NI.
 std::string model_hash(const std::string& checkpoint_path);
 
 }  // namespace difu

@@ -1,6 +1,6 @@
 // io/sha256.h — SHA-256 (FIPS 180-4), for webui's model hash: the first 10 hex digits of the SHA-256
-// of the whole checkpoint file. Uses the x86 SHA extensions when the CPU has them (~2 GB/s), else a
-// portable loop (~250 MB/s); the two are held together by tests.
+// of the whole checkpoint file. Uses the x86 SHA extensions when the CPU has them (~1 GB/s on this
+// machine), else a portable loop (~170 MB/s); the two are held together by tests.
 #pragma once
 #include <array>
 #include <cstddef>

@@ -81,7 +81,7 @@ Tensor DiffusionPipeline::encode_text(const std::string& prompt, int clip_skip, 
 
 // One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
 Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches,
-                                       const Tensor* init_latent, const GuidedModel& guided,
+                                       const Tensor* init_latent, const PromptConditioning& prompts,
                                        const ProgressFn& progress) {
     const SamplerChoice sc = parse_sampler(r.sampler);
     const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
@@ -101,7 +101,17 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     Tensor start;
     if (init_latent) start = img2img_start_latent(*init_latent, gen);
     const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
+    // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
+    Arena arena;
+    GuidedModel guided{*unet_, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
+    auto condition_for = [&](int step) {
+        guided.cond = prompts.cond.at(step);
+        guided.uncond = prompts.uncond.at(step);
+        pad_to_same_length(guided.cond, guided.uncond, prompts.empty_chunk);
+    };
+    condition_for(0);
     StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
+        if (prompts.cond.changes_at(step + 1) || prompts.uncond.changes_at(step + 1)) condition_for(step + 1);
         return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
     };
     if (sc.kind == SamplerKind::Ddpm) {
@@ -213,16 +223,16 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     Arena arena;
     auto t0 = Clock::now();
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
-    Tensor cond = encode_text(r.prompt, r.clip_skip, arena), uncond = encode_text(r.negative_prompt, r.clip_skip, arena);
-    pad_to_same_length(cond, uncond, encode_text("", r.clip_skip, arena));
+    auto encode = [&](const std::string& text) { return encode_text(text, r.clip_skip, arena); };
+    const PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
+                                     ScheduledConditioning(r.negative_prompt, r.steps, encode), encode("")};
     std::optional<Tensor> moments;
     if (r.init_image) moments = encode_init_image(r, arena);
     result.times.text = since(t0);
-    GuidedModel guided{*unet_, *schedule_, cond, uncond, r.cfg_scale, arena};
     for (int b = 0; b < r.batch_count; ++b) {
         const int64_t seed = r.seed + static_cast<int64_t>(b) * r.batch_size;  // webui: the next batch's first seed
         t0 = Clock::now();
-        Tensor latents = sample_batch(r, seed, b, r.batch_count, moments ? &*moments : nullptr, guided, progress);
+        Tensor latents = sample_batch(r, seed, b, r.batch_count, moments ? &*moments : nullptr, prompts, progress);
         result.times.sampling += since(t0);
         t0 = Clock::now();
         if (progress && !progress(ProgressInfo{"decode", r.steps, r.steps, b, r.batch_count})) throw Cancelled{};

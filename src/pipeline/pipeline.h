@@ -18,6 +18,7 @@
 #include "models/vae/autoencoder_kl.h"
 #include "core/torch_rng.h"
 #include "pipeline/guidance.h"
+#include "pipeline/scheduled_conditioning.h"
 #include "pipeline/request.h"
 #include "sampling/schedule.h"
 #include "text/clip_tokenizer.h"
@@ -49,6 +50,12 @@ struct GenerateResult {
     PhaseTimes times;
 };
 
+// The prompt and negative prompt over the steps (prompt editing), and an empty chunk for padding.
+struct PromptConditioning {
+    ScheduledConditioning cond, uncond;
+    Tensor empty_chunk;
+};
+
 class DiffusionPipeline {
 public:
     // Loads and checks the checkpoint (family, every key) and builds the three models.
@@ -68,7 +75,7 @@ private:
     Tensor encode_init_image(const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
     Tensor sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
-                        const GuidedModel& guided, const ProgressFn& progress);
+                        const PromptConditioning& prompts, const ProgressFn& progress);
     std::vector<Image> decode_batch(const Tensor& latents, Arena& arena) const;
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
 
