@@ -128,6 +128,7 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("-o,--output", o->output, "Output file (.png, .jpg, .webp); several images get -0, -1, ...")->capture_default_str();
     cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_flag("-v,--verbose", o->verbose, "Say more about loading and precision");
+    cmd->footer("Global options go before or after the subcommand: -t/--threads N (default: the cores this process may use).");
     cmd->callback([o] { run_generate(*o); });
 }
 
