@@ -68,8 +68,8 @@ void expect_one_line_error_naming(const std::string& message, const std::string&
 std::vector<uint8_t> png_chunk(const std::string& type, const std::vector<uint8_t>& data) {
     std::vector<uint8_t> c;
     for (int s = 24; s >= 0; s -= 8) c.push_back(static_cast<uint8_t>(data.size() >> s));
-    c.insert(c.end(), type.begin(), type.end());
-    for (uint8_t b : data) c.push_back(b);  // (not insert: GCC 12 warns falsely on an empty range)
+    for (char t : type) c.push_back(static_cast<uint8_t>(t));  // (not insert: GCC 12 warns falsely there)
+    c.insert(c.end(), data.begin(), data.end());
     const uint32_t crc = static_cast<uint32_t>(crc32(crc32(0, reinterpret_cast<const Bytef*>(type.data()), 4),
                                                      data.data(), static_cast<uInt>(data.size())));
     for (int s = 24; s >= 0; s -= 8) c.push_back(static_cast<uint8_t>(crc >> s));
