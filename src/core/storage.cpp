@@ -66,6 +66,10 @@ std::shared_ptr<MappedFile> MappedFile::from_bytes(std::string name, const void*
     return std::shared_ptr<MappedFile>(new MappedFile(std::move(name), copy, size, false));
 }
 
+void MappedFile::release_pages() const {
+    if (mapped_ && data_) ::madvise(data_, size_, MADV_DONTNEED);  // read-only private mapping: nothing is lost
+}
+
 MappedFile::~MappedFile() {
     if (mapped_ && data_) ::munmap(data_, size_);
     if (!mapped_) std::free(data_);

@@ -51,6 +51,9 @@ public:
     const std::byte* data() const { return data_; }
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Drops the mapping's resident pages from this process (they stay in the page cache and fault back
+    // in on the next read): after the weights were converted, the file no longer counts in our RSS.
+    void release_pages() const;
 
 private:
     MappedFile(std::string path, std::byte* data, size_t size, bool mapped)

@@ -65,6 +65,9 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
     unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
     vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
     schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
+    // Every weight now lives in the models' own (converted, reordered) copies, except the token
+    // embedding, read a row at a time: the file's pages need not stay resident.
+    if (ck_.file) ck_.file->release_pages();
     load_seconds_ = since(t0);
 }
 
