@@ -100,7 +100,7 @@ size_t match_signed_number(std::string_view s, size_t i) {
 }
 
 // The NUMBER token of a scheduled group's last segment, "[WHITESPACE] NUMBER [WHITESPACE]", if it is one.
-std::optional<std::string_view> when_token(std::string_view segment) {
+std::optional<std::string_view> number_token(std::string_view segment) {
     size_t begin = skip_python_spaces(segment, 0);
     size_t end = match_signed_number(segment, begin);
     if (end == begin || skip_python_spaces(segment, end) != segment.size()) return std::nullopt;
@@ -161,6 +161,8 @@ class GroupFinder {
 public:
     explicit GroupFinder(std::string_view text) : text_(text) {}
 
+    int max_nesting() const { return max_nesting_; }  // the deepest chain of edit groups found
+
     std::optional<std::vector<EditGroup>> parse() {
         for (size_t i = 0; i < text_.size(); ++i) {
             if (!scan(i)) return std::nullopt;
@@ -208,9 +210,7 @@ private:
             // (a), (a:b), [a]: plain text to the schedule, only the edit groups inside matter
         } else if (auto group = edit_group(top, pos)) {
             nesting += 1;
-            if (nesting > kMaxScheduleNesting)
-                throw Error::make("prompt editing is nested deeper than {} levels (at byte {})", kMaxScheduleNesting,
-                                  top.pos);
+            max_nesting_ = std::max(max_nesting_, nesting);
             groups_.push_back(std::move(*group));
         } else {
             return abandon_open_brackets();
@@ -236,7 +236,7 @@ private:
         }
         if (!b.pipes.empty() || b.colons.size() > 2) return std::nullopt;
         size_t last_colon = b.colons.back();
-        auto token = when_token(text_.substr(last_colon + 1, close - last_colon - 1));
+        auto token = number_token(text_.substr(last_colon + 1, close - last_colon - 1));
         if (!token) return std::nullopt;
         if (b.colons.size() == 2) {
             g.from = {b.pos + 1, b.colons[0]};
@@ -258,6 +258,7 @@ private:
     std::string_view text_;
     std::vector<OpenBracket> open_;
     std::vector<EditGroup> groups_;
+    int max_nesting_ = 0;
 };
 
 // at_step(): the prompt with each edit group replaced by the option in force at `step`.
@@ -338,10 +339,14 @@ std::vector<ScheduledPrompt> prompt_schedule(std::string_view prompt, const Sche
     StepRule rule = step_rule(steps);
     if (prompt.size() > kMaxPromptBytes)
         throw Error::make("prompt: {} bytes is longer than the {} bytes difu accepts", prompt.size(), kMaxPromptBytes);
-    auto groups = GroupFinder(prompt).parse();
+    GroupFinder finder(prompt);
+    auto groups = finder.parse();
     if (!groups) return {{rule.steps, std::string(prompt)}};
-    // After the parse, as webui's collect_steps runs on the parsed tree: a prompt the grammar rejects never
-    // reaches float("1e400").
+    // Both checks come after the parse, as webui's collect_steps runs on the parsed tree: a prompt the grammar
+    // rejects is kept whole however deep it nests, and never reaches float("1e400").
+    if (finder.max_nesting() > kMaxScheduleNesting)
+        throw Error::make("prompt editing is nested {} levels deep; difu accepts {}", finder.max_nesting(),
+                          kMaxScheduleNesting);
     for (auto& g : *groups) {
         if (!g.is_alternation()) g.when = when_step(g.when_token, rule);
     }

@@ -5,7 +5,8 @@
 // `when` is a step number ("3", "1e1") or, with a dot (".5", "1.0"), a fraction of the steps. Editing and
 // alternation nest. Everything else, (emphasis:1.2) and [weakening] included, passes through as written,
 // escapes too ("\[" stays "\[" for the attention parser). A prompt that webui's grammar rejects (a '|' outside
-// [a|b], a lone trailing '\') is kept whole: [[steps, prompt]].
+// [a|b], a lone trailing '\') is kept whole: [[steps, prompt]]. Where webui reads a prompt two ways from run to
+// run ("[a:b:2](": lark's choice follows PYTHONHASHSEED), difu reads every valid group as a group.
 #pragma once
 #include <cstddef>
 #include <optional>
@@ -42,9 +43,9 @@ struct ScheduleSteps {
 
 // get_learned_conditioning_prompt_schedules([prompt], steps)[0]: entries in increasing end_step, the last one
 // ending at `steps`. Consecutive entries may hold the same text (webui does not merge them).
-// Throws difu::Error for steps outside [1, kMaxScheduleSteps], a prompt over kMaxPromptBytes, editing nested
-// deeper than kMaxScheduleNesting, a schedule over kMaxScheduleTextBytes, and a `when` that overflows to
-// infinity ("[a:1e400]": webui fails the generation with OverflowError there).
+// Throws difu::Error for steps outside [1, kMaxScheduleSteps], a prompt over kMaxPromptBytes (text/prompt_parser.h),
+// editing nested deeper than kMaxScheduleNesting, a schedule over kMaxScheduleTextBytes, and a `when` that
+// overflows to infinity ("[a:1e400]": webui fails the generation with OverflowError there).
 std::vector<ScheduledPrompt> prompt_schedule(std::string_view prompt, int steps);
 std::vector<ScheduledPrompt> prompt_schedule(std::string_view prompt, const ScheduleSteps& steps);
 

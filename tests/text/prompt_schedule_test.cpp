@@ -207,6 +207,8 @@ TEST(PromptSchedule, EditingNestedUpToTheLimitWorksAndDeeperThrows) {
     Schedule at_limit = prompt_schedule(nested(kMaxScheduleNesting), 10);
     EXPECT_EQ(at_limit, (Schedule{{1, ""}, {10, "x"}}));
     EXPECT_THROW(prompt_schedule(nested(kMaxScheduleNesting + 1), 10), Error);
+    std::string rejected = nested(kMaxScheduleNesting + 1) + " |";  // webui keeps it whole before nesting matters
+    EXPECT_EQ(prompt_schedule(rejected, 10), (Schedule{{10, rejected}}));
 }
 
 TEST(PromptSchedule, DeepEmphasisAndUnclosedBracketsAreJustText) {
