@@ -72,7 +72,6 @@ void attend_tile(const float* q, const float* k, const float* v, float* out, con
 
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale) {
     KernelScope profile_scope(KernelKind::Attention);
-    const int64_t q_tiles = (s.q_len + kQueryTile - 1) / kQueryTile;
     count_flops(static_cast<uint64_t>(4 * s.batch * s.heads * s.q_len * s.kv_len * s.head_dim));  // QK^T and PV
     if (detail::attention_avx512_supported(s)) return detail::attention_avx512(q, k, v, out, s, scale);
     attention_portable(q, k, v, out, s, scale);
