@@ -1,0 +1,27 @@
+#include "server/model_info.h"
+
+#include <filesystem>
+
+#include "io/sha256.h"
+
+namespace difu::server {
+
+ModelInfo describe_model(DiffusionPipeline& pipe) {
+    namespace fs = std::filesystem;
+    ModelInfo m;
+    const fs::path path = fs::absolute(pipe.model_path());
+    m.filename = path.string();
+    m.model_name = pipe.model_name();
+    m.sha256 = sha256_file_hex(pipe.model_path());
+    m.hash = pipe.model_hash();
+    m.title = path.filename().string() + " [" + m.hash + "]";
+    return m;
+}
+
+bool names_model(const ModelInfo& m, const std::string& name) {
+    const std::string file = std::filesystem::path(m.filename).filename().string();
+    return name == m.title || name == file || name == m.model_name || name == m.hash || name == m.sha256 ||
+           name == m.filename;
+}
+
+}  // namespace difu::server

@@ -1,0 +1,25 @@
+// server/model_info.h — the loaded checkpoint as webui's /sdapi/v1/sd-models and infotexts name it.
+#pragma once
+#include <string>
+
+#include "pipeline/pipeline.h"
+
+namespace difu::server {
+
+struct ModelInfo {
+    std::string title;       // "model.safetensors [2b80e894a9]", webui's CheckpointInfo.title
+    std::string model_name;  // file name without extension
+    std::string hash;        // first 10 hex digits of the file's SHA-256 (webui's shorthash)
+    std::string sha256;      // all 64
+    std::string filename;    // absolute path
+};
+
+// Hashes the file (once, at start-up, so no request waits for it) and fills the pipeline's own
+// hash cache on the calling thread, before any worker thread uses the pipeline.
+ModelInfo describe_model(DiffusionPipeline& pipe);
+
+// Whether `name` designates this model the ways webui accepts for sd_model_checkpoint: its title,
+// file name, name without extension, short or full hash.
+bool names_model(const ModelInfo& m, const std::string& name);
+
+}  // namespace difu::server

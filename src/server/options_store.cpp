@@ -1,0 +1,74 @@
+#include "server/options_store.h"
+
+#include <cctype>
+
+#include "server/api_error.h"
+
+namespace difu::server {
+namespace {
+
+bool equals_ignore_case(const std::string& a, const std::string& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+}
+
+}  // namespace
+
+void check_option(const std::string& key, const Json& value, const ModelInfo& model, const std::string& where) {
+    const Json holder = {{key, value}};
+    const FieldReader f(holder, where);
+    if (key == "randn_source") {
+        const auto v = f.string("randn_source");
+        if (v && !equals_ignore_case(*v, "CPU"))
+            throw bad_request(fmt::format("{}randn_source: '{}' is not supported; difu draws noise with torch's CPU "
+                                          "generator, \"CPU\"", where, *v));
+    } else if (key == "CLIP_stop_at_last_layers") {
+        (void)f.integer("CLIP_stop_at_last_layers", 1, 12);
+    } else if (key == "eta_ddim") {
+        const auto v = f.number("eta_ddim");
+        if (v && !(*v >= 0 && *v <= 1)) throw bad_request(fmt::format("{}eta_ddim: must be between 0 and 1, got {}", where, *v));
+    } else if (key == "sd_model_checkpoint") {
+        const auto v = f.string("sd_model_checkpoint");
+        if (v && !names_model(model, *v))
+            throw bad_request(fmt::format("{}sd_model_checkpoint: '{}' is not loaded; this server serves '{}'", where, *v,
+                                          model.title));
+    }
+}
+
+OptionsStore::OptionsStore(const ModelInfo& model) : model_(model) {
+    // The settings webui clients read on start-up, at webui's defaults (and the loaded model).
+    values_ = {
+        {"sd_model_checkpoint", model.title},
+        {"sd_checkpoint_hash", model.sha256},
+        {"randn_source", "CPU"},
+        {"CLIP_stop_at_last_layers", 1},
+        {"eta_ddim", 0.0},
+        {"eta_ancestral", 1.0},
+        {"samples_format", "png"},
+        {"enable_pnginfo", true},
+        {"sd_vae", "Automatic"},
+    };
+}
+
+Json OptionsStore::get() const {
+    std::lock_guard lock(mutex_);
+    return values_;
+}
+
+void OptionsStore::update(const Json& changes) {
+    if (!changes.is_object()) throw bad_request("options must be a JSON object, got " + describe_json(changes));
+    for (const auto& [key, value] : changes.items()) check_option(key, value, model_, "");
+    std::lock_guard lock(mutex_);
+    Json next = values_;
+    next.update(changes);
+    if (next.size() > kMaxOptionKeys)
+        throw bad_request(fmt::format("options would hold {} keys; difu keeps at most {}", next.size(), kMaxOptionKeys));
+    const size_t bytes = next.dump().size();
+    if (bytes > kMaxOptionsBytes)
+        throw bad_request(fmt::format("options would take {} bytes as JSON; difu keeps at most {}", bytes, kMaxOptionsBytes));
+    values_ = std::move(next);
+}
+
+}  // namespace difu::server

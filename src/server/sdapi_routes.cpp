@@ -1,0 +1,113 @@
+// server/sdapi_routes.cpp — webui's informational and settings routes: samplers, schedulers,
+// sd-models, options, png-info, and the lists webui clients poll on start-up (empty where difu has
+// nothing of the kind: upscalers, embeddings, styles, hypernetworks, face restorers, LoRAs).
+#include <fmt/format.h>
+
+#include "io/image.h"
+#include "io/png_info.h"
+#include "sampling/sampler_names.h"
+#include "server/api_error.h"
+#include "server/base64.h"
+#include "server/server_state.h"
+
+namespace difu::server {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+Json samplers() {
+    Json out = Json::array();
+    for (SamplerKind k : all_samplers())
+        out.push_back({{"name", sampler_label(k)}, {"aliases", {sampler_id(k)}}, {"options", Json::object()}});
+    return out;
+}
+
+Json schedulers() {  // webui's sd_schedulers entries for the schedules difu has
+    auto entry = [](const char* name, const char* label, double rho) {
+        return Json{{"name", name}, {"label", label}, {"aliases", nullptr}, {"default_rho", rho}, {"need_inner_model", false}};
+    };
+    return Json::array({entry("automatic", "Automatic", -1), entry("karras", "Karras", kKarrasRho),
+                        entry("exponential", "Exponential", -1)});
+}
+
+Json sd_models(const ModelInfo& m) {
+    return Json::array({{{"title", m.title}, {"model_name", m.model_name}, {"hash", m.hash}, {"sha256", m.sha256},
+                         {"filename", m.filename}, {"config", nullptr}}});
+}
+
+std::string number_text(double v) { return fmt::format("{}", v); }
+
+// infotext_utils.parse_generation_parameters' dictionary: webui's keys, string values.
+Json infotext_parameters(const GenerationInfo& g) {
+    Json p = {{"Prompt", g.prompt}, {"Negative prompt", g.negative_prompt}, {"Steps", std::to_string(g.steps)},
+              {"Sampler", g.sampler}, {"CFG scale", number_text(g.cfg_scale)}, {"Seed", std::to_string(g.seed)},
+              {"Size-1", std::to_string(g.width)}, {"Size-2", std::to_string(g.height)},
+              {"Clip skip", std::to_string(g.clip_skip)}};
+    if (!g.schedule_type.empty()) p["Schedule type"] = g.schedule_type;
+    if (!g.model_hash.empty()) p["Model hash"] = g.model_hash;
+    if (!g.model_name.empty()) p["Model"] = g.model_name;
+    if (g.denoising_strength) p["Denoising strength"] = number_text(*g.denoising_strength);
+    if (!g.rng.empty()) p["RNG"] = g.rng;
+    if (!g.version.empty()) p["Version"] = g.version;
+    for (const auto& [k, v] : g.extra) p[k] = v;
+    return p;
+}
+
+// POST /sdapi/v1/png-info {image} -> {info, items, parameters}: the "parameters" text, the other
+// text chunks, and the parameters parsed as webui parses them.
+Json png_info(const Request& req) {
+    const Json body = parse_json_object(req.body);
+    const std::string text = FieldReader(body).string("image").value_or("");
+    const std::string_view payload = strip_data_url(text);
+    if (payload.empty()) throw bad_request("image: a base64 image (or data URL) is required");
+    TextChunks chunks;
+    try {
+        const std::vector<uint8_t> bytes = base64_decode(payload, "image");
+        chunks = decode_image_text("image", bytes);
+    } catch (const Error& e) {
+        throw bad_request(e.what());
+    }
+    std::string info;
+    Json items = Json::object();
+    for (const auto& [key, value] : chunks) {
+        if (key == "parameters") info = value;
+        else items[key] = value;
+    }
+    Json parameters = Json::object();
+    if (!info.empty()) {
+        try {
+            parameters = infotext_parameters(parse_infotext(info));
+        } catch (const Error&) {
+            // A picture's text difu cannot read as an infotext is still a fine answer: info and
+            // items as they are, no parameters.
+        }
+    }
+    return {{"info", info}, {"items", items}, {"parameters", parameters}};
+}
+
+}  // namespace
+
+void add_sdapi_routes(httplib::Server& http, ServerState& s) {
+    auto get = [&](const std::string& path, std::function<Json()> body) {
+        add_route(http, s, "GET", path, [body](const Request&, Response& res) { send_json(res, body()); });
+    };
+    get("/sdapi/v1/samplers", samplers);
+    get("/sdapi/v1/schedulers", schedulers);
+    get("/sdapi/v1/sd-models", [&s] { return sd_models(s.model); });
+    get("/sdapi/v1/options", [&s] { return s.options.get(); });
+    add_route(http, s, "POST", "/sdapi/v1/options", [&s](const Request& req, Response& res) {
+        s.options.update(parse_json_object(req.body));
+        send_json(res, nullptr);  // webui answers null
+    });
+    add_route(http, s, "POST", "/sdapi/v1/png-info", [](const Request& req, Response& res) { send_json(res, png_info(req)); });
+    for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
+                              "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models",
+                              "/sdapi/v1/loras", "/sdapi/v1/sd-vae"})
+        get(empty, [] { return Json::array(); });
+    get("/sdapi/v1/embeddings", [] { return Json{{"loaded", Json::object()}, {"skipped", Json::object()}}; });
+    get("/sdapi/v1/scripts", [] { return Json{{"txt2img", Json::array()}, {"img2img", Json::array()}}; });
+    get("/sdapi/v1/cmd-flags", [] { return Json::object(); });
+}
+
+}  // namespace difu::server

@@ -1,0 +1,46 @@
+// server/server_state.h — what the route handlers share (internal to server/): the pipeline, the
+// queue, the settings, the counters, and the table of routes (for 405s and metric labels).
+#pragma once
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "server/http.h"
+#include "server/job_queue.h"
+#include "server/limits.h"
+#include "server/metrics.h"
+#include "server/model_info.h"
+#include "server/options_store.h"
+#include "server/server.h"
+
+namespace difu::server {
+
+struct ServerState {
+    ServerState(DiffusionPipeline& p, ServerConfig c)
+        : pipe(p), config(std::move(c)), model(describe_model(p)), queue(config.queue_size), options(model),
+          limiter(config.rate_limit), log(config.log) {}
+
+    DiffusionPipeline& pipe;
+    const ServerConfig config;
+    const ModelInfo model;
+    JobQueue queue;
+    Metrics metrics;
+    OptionsStore options;
+    RateLimiter limiter;
+    EventLog log;
+    std::map<std::string, std::set<std::string>> routes;  // path -> methods
+};
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Registers a handler and records the route. Paths are literal (no regex characters).
+void add_route(httplib::Server& http, ServerState& s, const std::string& method, const std::string& path, Handler h);
+// The body of every JSON answer; `status` is set too.
+void send_json(httplib::Response& res, const Json& body, int status = 200);
+
+void add_sdapi_routes(httplib::Server& http, ServerState& s);       // server/sdapi_routes.cpp
+void add_generation_routes(httplib::Server& http, ServerState& s);  // server/generation_routes.cpp
+void add_native_routes(httplib::Server& http, ServerState& s);      // server/native_routes.cpp
+
+}  // namespace difu::server

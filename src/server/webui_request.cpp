@@ -1,0 +1,148 @@
+#include "server/webui_request.h"
+
+#include <limits>
+
+#include "sampling/sampler_names.h"
+#include "server/api_error.h"
+#include "server/base64.h"
+#include "server/options_store.h"
+
+namespace difu::server {
+namespace {
+
+constexpr const char* kWebuiDefaultSampler = "Euler";  // webui's sampler_index default
+constexpr double kAncestralEta = 1.0;                   // difu's ancestral samplers draw full-variance noise
+
+// The settings a request does not carry itself: the server's options, then the request's
+// override_settings over them (webui applies those to this one request only).
+struct Settings {
+    int clip_skip = 1;
+    double eta_ddim = 0;
+};
+
+bool applied_option(const std::string& key) {
+    return key == "randn_source" || key == "CLIP_stop_at_last_layers" || key == "eta_ddim" || key == "sd_model_checkpoint";
+}
+
+void apply_settings(const Json& object, const std::string& where, Settings& s) {
+    const FieldReader f(object, where);
+    if (auto v = f.integer("CLIP_stop_at_last_layers", 1, 12)) s.clip_skip = static_cast<int>(*v);
+    if (auto v = f.number("eta_ddim")) s.eta_ddim = *v;
+}
+
+Settings read_settings(const Json& options, const Json* overrides, const ModelInfo& model,
+                       std::vector<std::string>& ignored) {
+    Settings s;
+    apply_settings(options, "options.", s);
+    if (!overrides) return s;
+    for (const auto& [key, value] : overrides->items()) {
+        check_option(key, value, model, "override_settings.");
+        if (!applied_option(key)) ignored.push_back("override_settings." + key);
+    }
+    apply_settings(*overrides, "override_settings.", s);
+    return s;
+}
+
+// sampler_name, else webui's older sampler_index, else "Euler"; a label may carry the schedule.
+SamplerChoice read_sampler(const FieldReader& f, GenerateRequest& r) {
+    const char* field = f.has("sampler_name") ? "sampler_name" : "sampler_index";
+    r.sampler = f.string(field).value_or(kWebuiDefaultSampler);
+    if (auto s = f.string("scheduler")) r.scheduler = *s;
+    try {
+        (void)parse_scheduler(r.scheduler);
+    } catch (const Error& e) {
+        throw bad_request(fmt::format("scheduler: {}", e.what()));
+    }
+    try {
+        return parse_sampler(r.sampler);
+    } catch (const Error& e) {
+        throw bad_request(fmt::format("{}: {}", field, e.what()));
+    }
+}
+
+// webui's eta means DDIM's eta (default: the eta_ddim option) or, for the ancestral samplers, the
+// ancestral noise scale, which difu keeps at 1.
+void read_eta(const FieldReader& f, const SamplerChoice& sc, const Settings& s, GenerateRequest& r,
+              std::vector<std::string>& ignored) {
+    const std::optional<double> eta = f.number("eta");
+    if (is_compvis(sc.kind)) r.eta = static_cast<float>(eta.value_or(s.eta_ddim));
+    else if (eta && is_ancestral(sc.kind) && *eta != kAncestralEta) ignored.push_back("eta");
+}
+
+void read_init_images(const FieldReader& f, GenerateRequest& r, std::vector<std::string>& ignored) {
+    const Json* images = f.array("init_images");
+    if (!images || images->empty()) throw bad_request("init_images: img2img needs at least one image (base64 or data URL)");
+    const Json& first = (*images)[0];
+    if (!first.is_string()) throw bad_request("init_images[0]: expected a string, got " + describe_json(first));
+    r.init_image = decode_base64_image(first.get<std::string>(), "init_images[0]");
+    if (images->size() > 1) ignored.push_back(fmt::format("init_images[1:{}]", images->size()));
+}
+
+void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) {
+    r.prompt = f.string("prompt").value_or("");
+    r.negative_prompt = f.string("negative_prompt").value_or("");
+    r.seed = f.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()).value_or(kRandomSeed);
+    r.width = f.int32("width").value_or(512);
+    r.height = f.int32("height").value_or(512);
+    r.steps = f.int32("steps").value_or(50);
+    // A double past float's range becomes infinity here, which validate_request refuses.
+    r.cfg_scale = static_cast<float>(f.number("cfg_scale").value_or(7.0));
+    r.batch_size = f.int32("batch_size").value_or(1);
+    r.batch_count = f.int32("n_iter").value_or(1);
+    if (kind == GenerationKind::Img2Img) r.strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
+}
+
+Json echo_parameters(const Json& body, GenerationKind kind, bool include_init_images) {
+    Json p = webui_defaults(kind);
+    for (const auto& [key, value] : body.items())
+        if (p.contains(key)) p[key] = value;
+    if (kind == GenerationKind::Img2Img && !include_init_images) {  // webui drops them unless asked to echo them
+        p["init_images"] = nullptr;
+        p["mask"] = nullptr;
+    }
+    return p;
+}
+
+}  // namespace
+
+Image decode_base64_image(const std::string& text, const std::string& name) {
+    const std::string_view payload = strip_data_url(text);
+    if (payload.empty()) throw bad_request(name + ": empty image");
+    try {
+        const std::vector<uint8_t> bytes = base64_decode(payload, name);
+        return decode_image(name, bytes);
+    } catch (const ApiError&) {
+        throw;
+    } catch (const Error& e) {  // bad base64, or bytes that are no PNG / JPEG / WebP difu can read
+        throw bad_request(e.what());
+    }
+}
+
+WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
+                                 const ServerLimits& limits) {
+    WebuiRequest out;
+    GenerateRequest& r = out.request;
+    const FieldReader f(body);
+    out.ignored_fields = ignored_fields(body, kind);
+    read_fields(f, kind, r);
+    const Settings s = read_settings(options, f.object("override_settings"), model, out.ignored_fields);
+    const SamplerChoice sc = read_sampler(f, r);
+    read_eta(f, sc, s, r, out.ignored_fields);
+    r.rng = "cpu";  // check_option let only randn_source "CPU" through: torch's CPU generator
+    r.clip_skip = s.clip_skip;
+    out.send_images = f.boolean("send_images").value_or(true);
+    const bool include_init_images = kind == GenerationKind::Img2Img && f.boolean("include_init_images").value_or(false);
+    if (r.batch_count < 1 || r.batch_count > limits.max_batch_count)
+        throw bad_request(fmt::format("n_iter must be between 1 and {}, got {}", limits.max_batch_count, r.batch_count));
+    try {
+        validate_request(r, limits.request);  // sizes, steps, cfg, batch size, seed, strength: one message each
+    } catch (const Error& e) {
+        throw bad_request(e.what());
+    }
+    // The picture last: decoding is the costly check, and a request with a bad field never pays it.
+    if (kind == GenerationKind::Img2Img) read_init_images(f, r, out.ignored_fields);
+    out.parameters = echo_parameters(body, kind, include_init_images);
+    return out;
+}
+
+}  // namespace difu::server

@@ -1,0 +1,66 @@
+#include "server/webui_response.h"
+
+#include "io/image.h"
+#include "sampling/sampler_names.h"
+#include "server/base64.h"
+
+namespace difu::server {
+namespace {
+
+// webui's Processed.js() lists one prompt per image.
+Json repeated(const std::string& s, size_t n) { return Json(std::vector<std::string>(n, s)); }
+
+std::string schedule_label(const GenerateRequest& r, const SamplerChoice& sc) {
+    if (is_compvis(sc.kind)) return "";
+    switch (sc.scheduler.value_or(parse_scheduler(r.scheduler))) {
+        case SigmaScheduler::Karras: return "Karras";
+        case SigmaScheduler::Exponential: return "Exponential";
+        case SigmaScheduler::Discrete: break;
+    }
+    return "Automatic";
+}
+
+}  // namespace
+
+Json generation_info(const WebuiRequest& req, const GenerationOutcome& out, const ModelInfo& model) {
+    const GenerateRequest& r = req.request;
+    const SamplerChoice sc = parse_sampler(r.sampler);
+    const size_t n = out.images.size();
+    Json seeds = Json::array(), subseeds = Json::array(), infotexts = Json::array();
+    for (const GeneratedImage& g : out.images) {
+        seeds.push_back(g.seed);  // the batch's seed: an image is batch_pos of randn(batch) from it
+        subseeds.push_back(g.seed);
+        infotexts.push_back(g.infotext);
+    }
+    const bool img2img = r.init_image.has_value();
+    return {
+        {"prompt", r.prompt}, {"all_prompts", repeated(r.prompt, n)},
+        {"negative_prompt", r.negative_prompt}, {"all_negative_prompts", repeated(r.negative_prompt, n)},
+        {"seed", out.seed}, {"all_seeds", seeds}, {"subseed", out.seed}, {"all_subseeds", subseeds},
+        {"subseed_strength", 0}, {"width", r.width}, {"height", r.height},
+        {"sampler_name", sampler_label(sc.kind)}, {"scheduler", schedule_label(r, sc)},
+        {"cfg_scale", r.cfg_scale}, {"steps", r.steps}, {"batch_size", r.batch_size}, {"n_iter", r.batch_count},
+        {"restore_faces", false}, {"face_restoration_model", nullptr},
+        {"sd_model_name", model.model_name}, {"sd_model_hash", model.hash}, {"sd_vae_name", nullptr}, {"sd_vae_hash", nullptr},
+        {"seed_resize_from_w", -1}, {"seed_resize_from_h", -1},
+        {"denoising_strength", img2img ? Json(r.strength) : Json(nullptr)},
+        {"extra_generation_params", Json::object()}, {"index_of_first_image", 0}, {"infotexts", infotexts},
+        {"styles", Json::array()}, {"job_timestamp", out.job_timestamp}, {"clip_skip", r.clip_skip},
+        {"is_using_inpainting_conditioning", false}, {"randn_source", "CPU"},
+        {"version", std::string("difu ") + DIFU_VERSION},
+        {"ignored_fields", req.ignored_fields}, {"interrupted", out.interrupted},
+        {"skipped_batches", out.skipped_batches},
+        {"times", {{"text", out.times.text}, {"sampling", out.times.sampling}, {"decode", out.times.decode}}},
+    };
+}
+
+Json generation_response(const WebuiRequest& req, const GenerationOutcome& out, const ModelInfo& model) {
+    Json images = Json::array();
+    if (req.send_images)
+        for (const GeneratedImage& g : out.images) images.push_back(base64_encode(encode_png(g.image, {{"parameters", g.infotext}})));
+    const Json info = generation_info(req, out, model);
+    return {{"images", images}, {"parameters", req.parameters},
+            {"info", info.dump(-1, ' ', false, Json::error_handler_t::replace)}};
+}
+
+}  // namespace difu::server

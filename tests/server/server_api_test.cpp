@@ -1,0 +1,317 @@
+// tests/server/server_api_test.cpp — the server as a webui client uses it, on a loopback port with
+// the sd1-tiny model: txt2img / img2img pictures equal to DiffusionPipeline::generate's for the same
+// parameters, info and infotexts that describe them, progress while a job runs, interrupt and skip,
+// options that read back, the lists clients poll, png-info, metrics and the access log.
+#include <atomic>
+#include <future>
+
+#include "io/png_info.h"
+#include "server/metrics.h"
+#include "server_fixture.h"
+
+using namespace difu;
+using namespace difu::server;
+using namespace difu::server::test;
+
+namespace {
+
+constexpr const char* kPrompt = "a photograph of an astronaut riding a horse";
+
+Json post_json(httplib::Client& cli, const std::string& path, const Json& body, int expect = 200) {
+    auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+    if (!res) {
+        ADD_FAILURE() << path << ": no response (" << httplib::to_string(res.error()) << ")";
+        return Json();
+    }
+    EXPECT_EQ(res->status, expect) << path << ": " << res->body.substr(0, 500);
+    return Json::parse(res->body);
+}
+
+Json get_json(httplib::Client& cli, const std::string& path) {
+    auto res = cli.Get(path.c_str());
+    if (!res) {
+        ADD_FAILURE() << path << ": no response";
+        return Json();
+    }
+    EXPECT_EQ(res->status, 200) << path << ": " << res->body.substr(0, 500);
+    return Json::parse(res->body);
+}
+
+GenerateRequest reference_request() {
+    GenerateRequest r;
+    r.prompt = kPrompt;
+    r.negative_prompt = "blurry";
+    r.width = r.height = 128;
+    r.steps = 4;
+    r.seed = 42;
+    r.sampler = "Euler a";
+    return r;
+}
+
+Json txt2img_body() {
+    return {{"prompt", kPrompt}, {"negative_prompt", "blurry"}, {"width", 128}, {"height", 128},
+            {"steps", 4}, {"seed", 42}, {"sampler_name", "Euler a"}, {"cfg_scale", 7}};
+}
+
+// A job long enough to watch (150 steps, seconds), which the test stops.
+Json long_body() { return {{"prompt", "slow"}, {"width", 128}, {"height", 128}, {"steps", 150}, {"seed", 1}}; }
+
+}  // namespace
+
+TEST(ServerApi, Txt2ImgAnswersWithThePipelinesPngAndConsistentInfo) {
+    const GenerateResult expected = tiny_pipe().generate(reference_request());
+    RunningServer s;
+    auto cli = s.client();
+    const Json res = post_json(cli, "/sdapi/v1/txt2img", txt2img_body());
+    ASSERT_EQ(res["images"].size(), 1u);
+    const std::vector<uint8_t> png = decode_b64(res["images"][0]);
+    const GeneratedImage& want = expected.images.at(0);
+    EXPECT_EQ(png, encode_png(want.image, {{"parameters", want.infotext}}));  // byte for byte
+    const Image got = decode_image("response", png);
+    EXPECT_EQ(got.width, 128);
+    EXPECT_EQ(got.pixels, want.image.pixels);
+    EXPECT_EQ(decode_png_text("response", png).at(0).second, want.infotext);
+
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_EQ(info["prompt"], kPrompt);
+    EXPECT_EQ(info["negative_prompt"], "blurry");
+    EXPECT_EQ(info["seed"], 42);
+    EXPECT_EQ(info["all_seeds"], Json({42}));
+    EXPECT_EQ(info["sampler_name"], "Euler a");
+    EXPECT_EQ(info["steps"], 4);
+    EXPECT_EQ(info["cfg_scale"], 7);
+    EXPECT_EQ(info["width"], 128);
+    EXPECT_EQ(info["height"], 128);
+    EXPECT_EQ(info["sd_model_hash"], "2b80e894a9");
+    EXPECT_EQ(info["infotexts"], Json({want.infotext}));
+    EXPECT_EQ(info["ignored_fields"], Json::array());
+    EXPECT_EQ(info["interrupted"], false);
+    const GenerationInfo g = parse_infotext(info["infotexts"][0]);
+    EXPECT_EQ(g.prompt, kPrompt);
+    EXPECT_EQ(g.steps, 4);
+    EXPECT_EQ(g.sampler, "Euler a");
+    EXPECT_EQ(g.seed, 42);
+    EXPECT_EQ(g.width, 128);
+    EXPECT_EQ(g.rng, "CPU");
+    EXPECT_EQ(res["parameters"]["steps"], 4);
+    EXPECT_EQ(res["parameters"]["sampler_name"], "Euler a");
+    EXPECT_EQ(res["parameters"]["enable_hr"], false);  // webui's defaults fill the echo
+}
+
+TEST(ServerApi, BatchesGetTheSeedsOfOneGenerateCallAndIgnoredFieldsAreNamed) {
+    GenerateRequest r = reference_request();
+    r.steps = 2;
+    r.width = r.height = 64;
+    r.batch_count = 2;
+    r.batch_size = 2;
+    const GenerateResult expected = tiny_pipe().generate(r);
+    RunningServer s;
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body.update({{"steps", 2}, {"width", 64}, {"height", 64}, {"n_iter", 2}, {"batch_size", 2}, {"enable_hr", true},
+                 {"tiling", false}, {"restore_faces", true}, {"override_settings", {{"randn_source", "CPU"}}}});
+    const Json res = post_json(cli, "/sdapi/v1/txt2img", body);
+    ASSERT_EQ(res["images"].size(), 4u);
+    const Json info = Json::parse(res["info"].get<std::string>());
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(decode_image("r", decode_b64(res["images"][i])).pixels, expected.images[i].image.pixels) << i;
+        EXPECT_EQ(info["all_seeds"][i], expected.images[i].seed);
+        EXPECT_EQ(info["infotexts"][i], expected.images[i].infotext);
+    }
+    EXPECT_EQ(info["all_seeds"], Json({42, 42, 44, 44}));
+    EXPECT_EQ(info["ignored_fields"], Json({"enable_hr", "restore_faces"}));
+}
+
+TEST(ServerApi, Img2ImgFromTheFixturesInitImageMatchesThePipeline) {
+    GenerateRequest r = reference_request();
+    r.init_image = read_image(difu::test::fixture_path("sd1-tiny/init_image.png"));
+    r.strength = 0.6f;
+    r.sampler = "Euler";
+    const GenerateResult expected = tiny_pipe().generate(r);
+    RunningServer s;
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body.update({{"sampler_name", "Euler"}, {"denoising_strength", 0.6},
+                 {"init_images", {"data:image/png;base64," + init_image_base64()}}});
+    const Json res = post_json(cli, "/sdapi/v1/img2img", body);
+    ASSERT_EQ(res["images"].size(), 1u);
+    EXPECT_EQ(decode_image("r", decode_b64(res["images"][0])).pixels, expected.images[0].image.pixels);
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_FLOAT_EQ(info["denoising_strength"].get<float>(), 0.6f);
+    EXPECT_EQ(parse_infotext(info["infotexts"][0]).denoising_strength, std::optional<double>(0.6f));
+    EXPECT_TRUE(res["parameters"]["init_images"].is_null());
+}
+
+TEST(ServerApi, ProgressMovesWhileAJobRunsAndInterruptStopsIt) {
+    RunningServer s;
+    auto worker = std::async(std::launch::async, [&] {
+        auto cli = s.client();
+        return post_json(cli, "/sdapi/v1/txt2img", long_body());
+    });
+    auto cli = s.client();
+    std::vector<int> steps;
+    double last_progress = 0;
+    ASSERT_TRUE(eventually([&] {
+        const Json p = get_json(cli, "/sdapi/v1/progress");
+        const int step = p["state"]["sampling_step"];
+        if (step > 0 && (steps.empty() || steps.back() != step)) steps.push_back(step);
+        if (step > 0) {
+            EXPECT_EQ(p["state"]["sampling_steps"], 150);
+            EXPECT_EQ(p["state"]["job_count"], 1);
+            EXPECT_GT(p["progress"].get<double>(), 0.0);
+            EXPECT_LT(p["progress"].get<double>(), 1.0);
+            EXPECT_GE(p["progress"].get<double>(), last_progress);
+            last_progress = p["progress"];
+        }
+        return steps.size() >= 3;
+    }));
+    post_json(cli, "/sdapi/v1/interrupt", Json::object());
+    ASSERT_EQ(worker.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    const Json res = worker.get();
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_TRUE(info["interrupted"]);
+    EXPECT_TRUE(res["images"].empty());  // the only batch was stopped
+    const Json idle = get_json(cli, "/sdapi/v1/progress");
+    EXPECT_EQ(idle["progress"], 0);
+    EXPECT_EQ(idle["state"]["job_count"], 0);
+    EXPECT_EQ(s.server.metrics().images(), 0u);
+}
+
+TEST(ServerApi, SkipEndsTheCurrentBatchAndTheNextOneRuns) {
+    RunningServer s;
+    auto worker = std::async(std::launch::async, [&] {
+        auto cli = s.client();
+        return post_json(cli, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"width", 128}, {"height", 128}, {"steps", 40},
+                                                    {"n_iter", 2}, {"seed", 5}});
+    });
+    auto cli = s.client();
+    ASSERT_TRUE(eventually([&] {
+        const Json p = get_json(cli, "/sdapi/v1/progress");
+        return p["state"]["job_no"] == 0 && p["state"]["sampling_step"].get<int>() >= 1;
+    }));
+    post_json(cli, "/sdapi/v1/skip", Json::object());
+    ASSERT_EQ(worker.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    const Json res = worker.get();
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_EQ(res["images"].size(), 1u);
+    EXPECT_EQ(info["skipped_batches"], 1);
+    EXPECT_EQ(info["all_seeds"], Json({6}));  // the second batch's seed: seed + batch_size
+}
+
+TEST(ServerApi, OptionsRoundTripAndApplyToGenerations) {
+    RunningServer s;
+    auto cli = s.client();
+    Json opts = get_json(cli, "/sdapi/v1/options");
+    EXPECT_EQ(opts["randn_source"], "CPU");
+    EXPECT_EQ(opts["CLIP_stop_at_last_layers"], 1);
+    const Json written = {{"CLIP_stop_at_last_layers", 2}, {"samples_format", "webp"}, {"my_ext", {{"a", {1, "two"}}}}};
+    EXPECT_TRUE(post_json(cli, "/sdapi/v1/options", written).is_null());
+    opts = get_json(cli, "/sdapi/v1/options");
+    for (const auto& [k, v] : written.items()) EXPECT_EQ(opts[k], v) << k;
+    Json body = txt2img_body();
+    body["steps"] = 1;
+    body["width"] = body["height"] = 64;
+    const Json info = Json::parse(post_json(cli, "/sdapi/v1/txt2img", body)["info"].get<std::string>());
+    EXPECT_EQ(info["clip_skip"], 2);
+    EXPECT_EQ(parse_infotext(info["infotexts"][0]).clip_skip, 2);
+}
+
+TEST(ServerApi, ListsThatWebuiClientsPollAnswer) {
+    RunningServer s;
+    auto cli = s.client();
+    const Json samplers = get_json(cli, "/sdapi/v1/samplers");
+    std::vector<std::string> names;
+    for (const auto& x : samplers) {
+        names.push_back(x["name"]);
+        EXPECT_TRUE(x["aliases"].is_array());
+        EXPECT_TRUE(x["options"].is_object());
+    }
+    for (const char* want : {"Euler", "Euler a", "DPM++ 2M", "DDIM", "Heun"})
+        EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/schedulers")[1]["label"], "Karras");
+    const Json models = get_json(cli, "/sdapi/v1/sd-models");
+    ASSERT_EQ(models.size(), 1u);
+    EXPECT_EQ(models[0]["title"], "model.safetensors [2b80e894a9]");
+    EXPECT_EQ(models[0]["model_name"], "model");
+    EXPECT_EQ(models[0]["hash"], "2b80e894a9");
+    EXPECT_EQ(models[0]["sha256"].get<std::string>().substr(0, 10), "2b80e894a9");
+    for (const char* path : {"/sdapi/v1/upscalers", "/sdapi/v1/prompt-styles", "/sdapi/v1/hypernetworks",
+                             "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models", "/sdapi/v1/loras"})
+        EXPECT_EQ(get_json(cli, path), Json::array()) << path;
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/embeddings"), Json({{"loaded", Json::object()}, {"skipped", Json::object()}}));
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/cmd-flags"), Json::object());
+    EXPECT_EQ(get_json(cli, "/health")["status"], "ok");
+    EXPECT_EQ(get_json(cli, "/ready")["ready"], true);
+    auto page = cli.Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_NE(page->body.find("/sdapi/v1/txt2img"), std::string::npos);
+    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+}
+
+TEST(ServerApi, PngInfoReadsBackTheInfotextOfAGeneratedImage) {
+    RunningServer s;
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body["steps"] = 1;
+    body["width"] = body["height"] = 64;
+    const Json gen = post_json(cli, "/sdapi/v1/txt2img", body);
+    const Json info = Json::parse(gen["info"].get<std::string>());
+    const Json res = post_json(cli, "/sdapi/v1/png-info", {{"image", "data:image/png;base64," + gen["images"][0].get<std::string>()}});
+    EXPECT_EQ(res["info"], info["infotexts"][0]);
+    EXPECT_EQ(res["parameters"]["Prompt"], kPrompt);
+    EXPECT_EQ(res["parameters"]["Negative prompt"], "blurry");
+    EXPECT_EQ(res["parameters"]["Steps"], "1");
+    EXPECT_EQ(res["parameters"]["Sampler"], "Euler a");
+    EXPECT_EQ(res["parameters"]["Seed"], "42");
+    EXPECT_EQ(res["parameters"]["Size-1"], "64");
+    EXPECT_EQ(res["items"], Json::object());
+    // A picture without text is fine too.
+    const Json plain = post_json(cli, "/sdapi/v1/png-info", {{"image", init_image_base64()}});
+    EXPECT_EQ(plain["info"], "");
+    EXPECT_EQ(plain["parameters"], Json::object());
+}
+
+TEST(ServerApi, MetricsAndTheAccessLogCountWhatHappened) {
+    LogCapture log;
+    RunningServer s(test_config(&log));
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body["steps"] = 1;
+    body["width"] = body["height"] = 64;
+    post_json(cli, "/sdapi/v1/txt2img", body);
+    post_json(cli, "/sdapi/v1/txt2img", {{"steps", "x"}}, 400);
+    get_json(cli, "/health");
+    // A request is counted once its answer is written, so the count may trail the client a little.
+    const std::vector<std::string> expected = {
+        "difu_http_requests_total{route=\"/sdapi/v1/txt2img\",status=\"200\"} 1",
+        "difu_http_requests_total{route=\"/sdapi/v1/txt2img\",status=\"400\"} 1",
+        "difu_http_requests_total{route=\"/health\",status=\"200\"} 1",
+        "difu_rejected_requests_total{reason=\"invalid\"} 1", "difu_queue_depth 0", "difu_jobs_in_flight 0",
+        "difu_images_generated_total 1", "difu_generation_seconds_count 1", "difu_generation_seconds_bucket{le=\"+Inf\"} 1",
+        "difu_jobs_total{outcome=\"completed\"} 1", "difu_sampling_steps_total 1", "# TYPE difu_generation_seconds histogram"};
+    std::string text;
+    auto all_there = [&] {
+        auto m = cli.Get("/metrics");
+        text = m ? m->body : "";
+        for (const std::string& line : expected)
+            if (text.find(line) == std::string::npos) return false;
+        return true;
+    };
+    EXPECT_TRUE(eventually(all_there, std::chrono::seconds(5))) << text;
+    // Lines come in the order answers finish, which across connections need not be the clients' order.
+    int generations = 0, refusals = 0;
+    for (const Json& r : log.events("request")) {
+        if (r["route"] != "/sdapi/v1/txt2img") continue;
+        EXPECT_EQ(r["method"], "POST");
+        EXPECT_EQ(r["client"], "127.0.0.1");
+        EXPECT_GT(r["ms"].get<double>(), 0.0);
+        generations += r["status"] == 200;
+        refusals += r["status"] == 400;
+    }
+    EXPECT_EQ(generations, 1);
+    EXPECT_EQ(refusals, 1);
+    const auto jobs = log.events("generation");
+    ASSERT_EQ(jobs.size(), 1u);
+    EXPECT_EQ(jobs[0]["outcome"], "completed");
+    for (const char* phase : {"text_s", "sampling_s", "decode_s", "steps_per_s"}) EXPECT_TRUE(jobs[0].contains(phase)) << phase;
+}
