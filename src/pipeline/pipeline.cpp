@@ -7,6 +7,7 @@
 
 #include "core/torch_rng.h"
 #include "io/png_info.h"
+#include "io/sha256.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
 #include "sampling/ddim.h"
@@ -19,6 +20,7 @@ namespace difu {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kModelHashDigits = 10;  // webui's short hash (sd_models.CheckpointInfo.shorthash)
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // The checkpoint's own alphas_cumprod when it is stored in fp32 (fp16 files round it visibly:
@@ -73,10 +75,12 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
 
 std::string DiffusionPipeline::model_name() const { return std::filesystem::path(path_).stem().string(); }
 
-const std::string& DiffusionPipeline::model_hash() {
-    if (hash_.empty()) hash_ = difu::model_hash(path_);
-    return hash_;
+const std::string& DiffusionPipeline::model_sha256() {
+    if (sha256_.empty()) sha256_ = sha256_file_hex(path_);
+    return sha256_;
 }
+
+std::string DiffusionPipeline::model_hash() { return model_sha256().substr(0, kModelHashDigits); }
 
 Tensor DiffusionPipeline::encode_text(const std::string& prompt, int clip_skip, Arena& arena) const {
     return encode_prompt(*clip_, ClipTokenizer::default_instance(), prompt, clip_skip, arena);

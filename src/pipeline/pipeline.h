@@ -66,7 +66,8 @@ public:
     const ModelConfig& config() const { return cfg_; }
     const std::string& model_path() const { return path_; }
     std::string model_name() const;        // file name without extension, as webui shows it
-    const std::string& model_hash();       // first 10 hex of the file's SHA-256 (computed once)
+    const std::string& model_sha256();     // the file's SHA-256 in hex (read once, on first use)
+    std::string model_hash();              // its first 10 hex digits: webui's "Model hash"
     Precision precision() const { return precision_; }
     double load_seconds() const { return load_seconds_; }
 
@@ -87,7 +88,7 @@ private:
     std::unique_ptr<UNetModel> unet_;
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
-    std::string hash_;
+    std::string sha256_;
     double load_seconds_ = 0;
 };
 

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "io/sha256.h"
 
 namespace difu::server {
 
@@ -12,7 +11,7 @@ ModelInfo describe_model(DiffusionPipeline& pipe) {
     const fs::path path = fs::absolute(pipe.model_path());
     m.filename = path.string();
     m.model_name = pipe.model_name();
-    m.sha256 = sha256_file_hex(pipe.model_path());
+    m.sha256 = pipe.model_sha256();
     m.hash = pipe.model_hash();
     m.title = path.filename().string() + " [" + m.hash + "]";
     return m;
