@@ -1,6 +1,7 @@
 // io/image.cpp — picks the codec from the file's first bytes (never its extension), checks sizes, and
 // reads / writes whole files; the codecs live in image_png.cpp, image_jpeg.cpp and image_webp.cpp.
 #include "io/image.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -60,24 +61,6 @@ bool decode_utf8(std::string_view s, std::u32string* out) {
         i += len;
     }
     return true;
-}
-
-void append_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
 }
 
 std::string latin1_to_utf8(std::string_view latin1) {

@@ -1,6 +1,7 @@
 // io/image_codecs.h — internal to io/image*.cpp: the per-format codecs behind io/image.h, and the
 // small byte-level helpers they share (size limits, UTF-8 <-> Latin-1 / UTF-16, EXIF UserComment).
 #pragma once
+#include "core/utf8.h"
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,7 +25,6 @@ std::string printable(std::string_view s);
 
 // UTF-8 -> code points; false on ill-formed input (overlong, surrogate, > U+10FFFF, truncated).
 bool decode_utf8(std::string_view s, std::u32string* out);
-void append_utf8(std::string& out, char32_t c);
 std::string latin1_to_utf8(std::string_view latin1);
 
 // EXIF (image_exif.cpp): a big-endian TIFF block holding only an Exif IFD with UserComment =

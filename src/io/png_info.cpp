@@ -2,6 +2,7 @@
 // infotext_utils.parse_generation_parameters with its re_param regex (parse), both ported by hand;
 // the regex as a scanner that never backtracks, so a hostile megabyte of text parses in linear time.
 #include "io/png_info.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <charconv>
@@ -165,24 +166,6 @@ void append_json_escaped(std::string& out, char c) {
     }
     if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
     else out += c;  // ensure_ascii=False: UTF-8 passes through
-}
-
-void append_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
 }
 
 // json.loads of one JSON string literal (the whole of `s`, quotes included); false where Python raises.

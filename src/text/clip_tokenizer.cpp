@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "text/clip_pretokenizer.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 namespace difu {
 namespace {

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "text/html_entities.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 namespace difu {
 namespace {

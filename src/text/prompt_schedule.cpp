@@ -25,7 +25,7 @@
 #include "core/error.h"
 #include "text/prompt_parser.h"
 #include "text/python_unicode.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 namespace difu {
 namespace {

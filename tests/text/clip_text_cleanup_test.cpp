@@ -5,7 +5,7 @@
 #include "text/clip_pretokenizer.h"
 #include "text/html_unescape.h"
 #include "text/python_unicode.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 namespace difu {
 namespace {

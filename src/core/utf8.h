@@ -1,4 +1,4 @@
-// text/utf8.h — UTF-8 <-> code points for the text layer, robust to hostile bytes.
+// core/utf8.h — UTF-8 <-> code points (prompts, image text chunks), robust to hostile bytes.
 // Prompts arrive as bytes; Python (which the reference tokenizers run in) only ever sees valid text, so an
 // ill-formed sequence becomes one U+FFFD per maximal subpart, as Python's bytes.decode(errors="replace") and ICU do.
 #pragma once

@@ -1,5 +1,5 @@
 // text/utf8.cpp — a strict UTF-8 decoder (no overlongs, no surrogates, nothing above U+10FFFF).
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 namespace difu {
 namespace {
