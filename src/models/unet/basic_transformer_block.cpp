@@ -13,8 +13,8 @@ BasicTransformerBlock::BasicTransformerBlock(const Weights& w, int64_t dim, int6
     : norm1_(w.norm("norm1", dim)),
       norm2_(w.norm("norm2", dim)),
       norm3_(w.norm("norm3", dim)),
-      attn1_(w.sub("attn1"), dim, dim, heads),
-      attn2_(w.sub("attn2"), dim, context_dim, heads),
+      attn1_(w.sub("attn1"), dim, dim, heads, AttentionKind::Self),
+      attn2_(w.sub("attn2"), dim, context_dim, heads, AttentionKind::Cross),
       ff_net_0_proj_(w.linear("ff.net.0.proj", 2 * kFeedForwardMult * dim, dim)),
       ff_net_2_(w.linear("ff.net.2", dim, kFeedForwardMult * dim)) {}
 
@@ -40,7 +40,7 @@ Tensor BasicTransformerBlock::feed_forward(const Tensor& x, Arena& a) const {
 Tensor BasicTransformerBlock::forward(const Tensor& x0, const Tensor& context, Arena& a) const {
     Tensor x = x0;
     Tensor n1 = layer_norm(norm1_, x, a);
-    x = add(attn1_.forward(n1, n1, a), x, a);
+    x = add(attn1_.forward(n1, n1, a), x, a);  // self-attention: the context is x itself
     x = add(attn2_.forward(layer_norm(norm2_, x, a), context, a), x, a);
     x = add(feed_forward(layer_norm(norm3_, x, a), a), x, a);
     return x;

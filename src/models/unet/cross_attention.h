@@ -6,15 +6,24 @@
 
 namespace difu {
 
+enum class AttentionKind { Self, Cross };
+
 class CrossAttention {
 public:
-    CrossAttention(const Weights& w, int64_t query_dim, int64_t context_dim, int64_t heads);
+    // Self-attention ("attn1") computes Q, K, V with one matmul over the concatenated weights
+    // [W_q; W_k; W_v]: three times the columns per call, the same numbers.
+    CrossAttention(const Weights& w, int64_t query_dim, int64_t context_dim, int64_t heads, AttentionKind kind);
     // x [N, L, query_dim], context [N, Lc, context_dim] (or x itself) -> [N, L, query_dim]
     Tensor forward(const Tensor& x, const Tensor& context, Arena& a) const;
 
 private:
+    Tensor attend(const float* q, const float* k, const float* v, int64_t batch, int64_t q_len, int64_t kv_len,
+                  int64_t q_stride, int64_t kv_stride, Arena& a) const;
     int64_t heads_, inner_;
-    Linear to_q_, to_k_, to_v_, to_out_0_;  // to_out.1 is dropout
+    Linear to_q_, to_k_, to_v_;  // cross-attention
+    Linear to_qkv_;              // self-attention: rows to_q, to_k, to_v stacked
+    Linear to_out_0_;            // to_out.1 is dropout
+    AttentionKind kind_;
 };
 
 }  // namespace difu
