@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace difu {
 
@@ -23,6 +24,16 @@ public:
         return Error(fmt::format(f, std::forward<Args>(args)...));
     }
 };
+
+// A value taken from hostile input, made fit for a one-line error message: at most 80 bytes shown,
+// control characters replaced by '?'.
+inline std::string printable(std::string_view s) {
+    constexpr size_t kMaxShown = 80;
+    std::string out(s.substr(0, kMaxShown));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+    return s.size() > kMaxShown ? out + "..." : out;
+}
 
 // Precondition inside difu itself (a bug, not bad input): still an Error, so a front end reports it.
 #define DIFU_CHECK(cond, ...)                                                              \

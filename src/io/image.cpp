@@ -35,14 +35,6 @@ void check_encodable(const Image& img, const char* format) {
                           img.height, img.channels, img.pixels.size(), static_cast<size_t>(img.height) * img.stride());
 }
 
-std::string printable(std::string_view s) {
-    constexpr size_t kMaxShown = 80;
-    std::string out(s.substr(0, kMaxShown));
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
-    return s.size() > kMaxShown ? out + "..." : out;
-}
-
 bool decode_utf8(std::string_view s, std::u32string* out) {
     out->clear();
     for (size_t i = 0; i < s.size();) {

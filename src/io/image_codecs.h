@@ -20,9 +20,6 @@ Image decode_png(const std::string& name, std::span<const uint8_t> bytes, Alpha 
 Image decode_jpeg(const std::string& name, std::span<const uint8_t> bytes, Alpha alpha);  // image_jpeg.cpp
 Image decode_webp(const std::string& name, std::span<const uint8_t> bytes, Alpha alpha);  // image_webp.cpp
 
-// For error messages from hostile bytes: control characters become '?' (one line), at most 80 bytes.
-std::string printable(std::string_view s);
-
 // UTF-8 -> code points; false on ill-formed input (overlong, surrogate, > U+10FFFF, truncated).
 bool decode_utf8(std::string_view s, std::u32string* out);
 std::string latin1_to_utf8(std::string_view latin1);

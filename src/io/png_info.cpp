@@ -28,15 +28,6 @@ bool is_word(char c) {
     return (u >= '0' && u <= '9') || (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || c == '_' || u >= 0x80;
 }
 
-// A value from the text, made fit for a one-line error message.
-std::string printable(std::string_view s) {
-    constexpr size_t kMaxShown = 80;
-    std::string out(s.substr(0, kMaxShown));
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
-    return s.size() > kMaxShown ? out + "..." : out;
-}
-
 std::string strip(std::string_view s) {
     size_t b = 0, e = s.size();
     while (b < e && is_space(s[b])) ++b;
