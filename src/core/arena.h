@@ -16,7 +16,8 @@ public:
 
     // A contiguous, uninitialised tensor from the arena.
     Tensor alloc(Shape shape, DType dtype = DType::F32);
-    // Forget every allocation; keeps the blocks (merged into one when there were several).
+    // Forget every allocation; keeps the memory, as one block of the high-water size when it was
+    // spread over several.
     void reset();
 
     // Scoped use: everything allocated after mark() is released by rewind(mark).
@@ -28,13 +29,18 @@ public:
     Tensor keep(const Mark& m, const Tensor& t);
 
     size_t used() const { return used_; }
-    size_t capacity() const;
+    size_t capacity() const;  // bytes held, spares included
     size_t high_water() const { return high_water_; }
 
 private:
     struct Block { std::shared_ptr<Storage> storage; size_t top = 0; };
+    Block new_block(size_t need);
     size_t block_bytes_;
     std::vector<Block> blocks_;
+    // Blocks a rewind() let go of, kept for the next overflow: a forward pass rewinds after every
+    // layer, and freeing a 100 MB block there means faulting its pages in again on the next layer
+    // (half the UNet's time went to the kernel that way).
+    std::vector<std::shared_ptr<Storage>> spare_;
     size_t used_ = 0;
     size_t high_water_ = 0;
 };

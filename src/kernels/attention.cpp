@@ -12,6 +12,8 @@ namespace difu {
 namespace detail {
 bool attention_avx512_supported(const AttentionShape& s);
 void attention_avx512(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
+bool attention_bf16_supported(const AttentionShape& s);
+void attention_bf16(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
 }  // namespace detail
 
 namespace {
@@ -70,9 +72,12 @@ void attend_tile(const float* q, const float* k, const float* v, float* out, con
 
 }  // namespace
 
-void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale) {
+void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale,
+               Precision precision) {
     KernelScope profile_scope(KernelKind::Attention);
     count_flops(static_cast<uint64_t>(4 * s.batch * s.heads * s.q_len * s.kv_len * s.head_dim));  // QK^T and PV
+    if (precision == Precision::BF16 && detail::attention_bf16_supported(s))
+        return detail::attention_bf16(q, k, v, out, s, scale);
     if (detail::attention_avx512_supported(s)) return detail::attention_avx512(q, k, v, out, s, scale);
     attention_portable(q, k, v, out, s, scale);
 }

@@ -24,6 +24,7 @@ public:
 
     int64_t in_features() const { return in_; }
     int64_t out_features() const { return out_; }
+    Precision precision() const { return precision_; }
 
     // x [rows, in] (row stride ldx) -> y [rows, out] (row stride ldy).
     void forward(const float* x, int64_t rows, float* y, int64_t ldx = -1, int64_t ldy = -1) const;

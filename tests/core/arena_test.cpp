@@ -31,3 +31,24 @@ TEST(Arena, KeepAcrossBlocksCopiesAndResetMerges) {
     EXPECT_EQ(a.used(), 0u);
     EXPECT_GE(a.capacity(), 400u);
 }
+
+TEST(Arena, BlocksLetGoByRewindAreReusedNotReallocated) {
+    // A forward pass overflows its first block on every big layer and rewinds after it; the overflow
+    // block must come back from the spares (a fresh one costs page faults on every layer).
+    Arena a(1 << 20);
+    a.alloc({16});
+    const Arena::Mark m = a.mark();
+    const void* first_big = nullptr;
+    for (int pass = 0; pass < 5; ++pass) {
+        Tensor big = a.alloc({1 << 20});  // 4 MB: past the 1 MB block
+        if (pass == 0) first_big = big.raw();
+        EXPECT_EQ(big.raw(), first_big) << "pass " << pass;
+        a.alloc({1 << 19});  // a second overflow block
+        a.rewind(m);
+    }
+    EXPECT_EQ(a.capacity(), (1u << 20) + (4u << 20) + (2u << 20));  // the 1 MB block and the two spares
+    a.reset();  // one block that holds the high water mark
+    EXPECT_EQ(a.capacity(), (1u << 20) + (4u << 20) + (2u << 20));
+    const Tensor whole = a.alloc({(7 << 20) / 4 - 64});
+    EXPECT_EQ(a.capacity(), (7u << 20));
+}

@@ -111,6 +111,37 @@ TEST(Kernels, AttentionMatchesReference) {
     }
 }
 
+TEST(Kernels, AttentionBf16MatchesReferenceWithinBf16Rounding) {
+    // Non-causal shapes of SD's UNet (head_dim 40/80/160, 77 text tokens), the VAE (one head of 512)
+    // and odd lengths that end key tiles and query tiles part way.
+    struct Case { int64_t batch, heads, q_len, kv_len, dim, pad; };
+    for (const Case c : {Case{1, 1, 1, 1, 8, 0}, Case{1, 3, 37, 100, 40, 5}, Case{2, 8, 64, 77, 40, 0},
+                         Case{1, 2, 130, 131, 24, 3}, Case{1, 1, 70, 70, 512, 0}, Case{1, 2, 33, 200, 160, 0},
+                         Case{2, 4, 256, 256, 80, 0}, Case{1, 2, 17, 9, 2, 1}}) {
+        AttentionShape s;
+        s.batch = c.batch;
+        s.heads = c.heads;
+        s.q_len = c.q_len;
+        s.kv_len = c.kv_len;
+        s.head_dim = c.dim;
+        s.q_stride = s.k_stride = s.v_stride = s.out_stride = c.heads * c.dim + c.pad;
+        const int64_t w = s.q_stride;
+        auto q = random_vector(c.batch * c.q_len * w, 20, 2.0f), k = random_vector(c.batch * c.kv_len * w, 21, 2.0f),
+             v = random_vector(c.batch * c.kv_len * w, 22);
+        std::vector<float> o(q.size(), 0.0f), orf(q.size(), 0.0f);
+        const float scale = 1.0f / std::sqrt(float(c.dim));
+        ref::attention(q.data(), k.data(), v.data(), orf.data(), s, scale);
+        attention(q.data(), k.data(), v.data(), o.data(), s, scale, Precision::BF16);
+        // q, k, v and the probabilities are rounded to bf16 (relative 2^-9 each). Here the scores have
+        // a spread of ~4 (|q|, |k| ~ 2), so a score's error is ~4 * 2^-9 * sqrt(2) ~ 0.011 (1 sigma),
+        // which moves each softmax weight by that fraction; the output, a weighted mean of |v| ~ 1
+        // (max ~4), moves by a few times that. 0.06 is ~5 sigma of the worst element.
+        EXPECT_LT(max_diff(o, orf), 0.06f) << c.q_len << "x" << c.kv_len << "x" << c.dim;
+        // The padding columns between rows are never written.
+        for (int64_t r = 0; r < c.batch * c.q_len && c.pad > 0; ++r) EXPECT_EQ(o[r * w + w - 1], 0.0f);
+    }
+}
+
 TEST(Kernels, VectorMathMatchesLibm) {
     double worst_exp = 0, worst_erf = 0;
     for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {

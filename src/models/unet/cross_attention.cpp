@@ -49,7 +49,8 @@ Tensor CrossAttention::attend(const float* q, const float* k, const float* v, in
     s.k_stride = s.v_stride = kv_stride;
     s.out_stride = inner_;
     Tensor o = a.alloc({batch, q_len, inner_});
-    attention(q, k, v, o.mutable_data<float>(), s, 1.0f / std::sqrt(static_cast<float>(s.head_dim)));
+    attention(q, k, v, o.mutable_data<float>(), s, 1.0f / std::sqrt(static_cast<float>(s.head_dim)),
+              to_out_0_.precision());
     return to_out_0_.forward(o, a);
 }
 

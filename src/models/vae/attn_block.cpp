@@ -23,7 +23,7 @@ Tensor VaeAttnBlock::forward(const Tensor& x, Arena& a) const {
     s.q_stride = s.k_stride = s.v_stride = s.out_stride = c;
     Tensor o = a.alloc({n, hw, c});
     attention(q.data<float>(), k.data<float>(), v.data<float>(), o.mutable_data<float>(), s,
-              1.0f / std::sqrt(static_cast<float>(c)));
+              1.0f / std::sqrt(static_cast<float>(c)), proj_out_.precision());
     Tensor out = proj_out_.forward(o, a).reshape(x.shape());
     add_inplace(out, x);
     return out;
