@@ -119,18 +119,21 @@ void print_profile(const Options& o, double total_seconds) {
     fmt::print("{}, other {:.0f}%\n", line, 100 * (1 - sum / total_seconds));
 }
 
-void report(const Options& o, const std::string& component, const Measurement& m, double ref, const std::string& ref_name) {
+void report(const Options& o, const std::string& component, const Measurement& m, double ref, const std::string& ref_name,
+            const Arena& arena) {
     struct Finally { const Options& o; double s; ~Finally() { print_profile(o, s); } } finally{o, m.total_seconds};
     if (o.json) {
         nlohmann::ordered_json j{{"component", component}, {"precision", o.precision}, {"seconds", m.seconds},
                                  {"gflop", m.gflop}, {"gflops", m.gflops()}, {"ref_gflops", ref},
-                                 {"ratio", ref > 0 ? m.gflops() / ref : 0}, {"peak_rss_mb", peak_rss_mb()}};
+                                 {"ratio", ref > 0 ? m.gflops() / ref : 0}, {"peak_rss_mb", peak_rss_mb()},
+                                 {"activations_mb", arena.high_water() / 1e6}};
         fmt::print("{}\n", j.dump());
         return;
     }
-    fmt::print("{:<14} {:>8.3f} s {:>9.1f} GFLOP {:>8.1f} GFLOP/s  = {:>5.1f} % of oneDNN {} ({:.1f} GFLOP/s)  peak RSS {:.0f} MB\n",
+    fmt::print("{:<14} {:>8.3f} s {:>9.1f} GFLOP {:>8.1f} GFLOP/s  = {:>5.1f} % of oneDNN {} ({:.1f} GFLOP/s)  "
+               "peak RSS {:.0f} MB (activations {:.0f} MB)\n",
                component, m.seconds, m.gflop, m.gflops(), ref > 0 ? 100 * m.gflops() / ref : 0, ref_name, ref,
-               peak_rss_mb());
+               peak_rss_mb(), arena.high_water() / 1e6);
 }
 
 std::string default_model() {
@@ -161,24 +164,26 @@ void run_bench(Options o) {
     Checkpoint ck = load_checkpoint(o.model);
     ModelConfig cfg = detect_model(ck);
     const int64_t lat = o.size / 8;
-    Arena arena;
     if (all || o.component == "text") {
+        Arena arena;
         ClipTextModel clip(ck, cfg, choice.precision);
         std::vector<int> ids(2 * 77, 49407);
         ids[0] = ids[77] = 49406;
-        report(o, "text (batch 2)", measure([&] { clip.forward(ids, 2, 1, arena); }, o.reps), ref.matmul, "matmul");
+        report(o, "text (batch 2)", measure([&] { clip.forward(ids, 2, 1, arena); }, o.reps), ref.matmul, "matmul", arena);
     }
     if (all || o.component == "unet") {
+        Arena arena;
         UNetModel unet(ck, cfg, choice.precision);
         Tensor x = random_tensor({2, 4, lat, lat}, 10);
         Tensor ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
         std::vector<float> t{500.0f, 500.0f};
-        report(o, "unet CFG step", measure([&] { unet.forward(x, t, ctx, arena); }, o.reps), ref.unet_conv, "UNet conv");
+        report(o, "unet CFG step", measure([&] { unet.forward(x, t, ctx, arena); }, o.reps), ref.unet_conv, "UNet conv", arena);
     }
     if (all || o.component == "vae") {
+        Arena arena;
         AutoencoderKL vae(ck, cfg, choice.precision);
         Tensor z = random_tensor({1, 4, lat, lat}, 12);
-        report(o, "vae decode", measure([&] { vae.decode(z, arena); }, o.reps), ref.vae_conv, "512^2 conv");
+        report(o, "vae decode", measure([&] { vae.decode(z, arena); }, o.reps), ref.vae_conv, "512^2 conv", arena);
     }
 }
 

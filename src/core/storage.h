@@ -11,7 +11,8 @@ inline constexpr size_t kTensorAlignment = 64;  // one cache line; what AVX-512 
 
 class Storage {
 public:
-    // Heap memory, kTensorAlignment-aligned, zero-filled unless `zero` is false.
+    // Heap memory, kTensorAlignment-aligned, zero-filled unless `zero` is false. From 1 MB on, an
+    // anonymous mapping of its own (always zero-filled), from 8 MB on in transparent huge pages.
     static std::shared_ptr<Storage> allocate(size_t bytes, bool zero = true);
     // Memory owned by someone else (a MappedFile, an Arena); `owner` is kept alive while this lives.
     static std::shared_ptr<Storage> borrow(std::shared_ptr<const void> owner, std::byte* data, size_t bytes,
@@ -33,6 +34,7 @@ private:
     size_t size_;
     bool owned_;
     bool writable_;
+    bool mapped_ = false;  // owned: munmap, not free
     std::shared_ptr<const void> owner_;
 };
 
@@ -54,6 +56,9 @@ public:
     // Drops the mapping's resident pages from this process (they stay in the page cache and fault back
     // in on the next read): after the weights were converted, the file no longer counts in our RSS.
     void release_pages() const;
+    // The same for the pages holding bytes [p, p + n) (a no-op for bytes outside the mapping): a model
+    // calls it on each weight once converted, so a load never holds the file and the copies at once.
+    void release_pages(const void* p, size_t n) const;
 
 private:
     MappedFile(std::string path, std::byte* data, size_t size, bool mapped)

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cstring>
+#include <vector>
 
 #include "core/half.h"
 
@@ -163,33 +164,39 @@ Tensor Tensor::to(DType target) const {
     Tensor src = contiguous();
     const size_t n = static_cast<size_t>(numel());
     if (target == dtype_) return src.clone();
-    // Everything goes through f32, which holds f16 and bf16 exactly.
-    Tensor f = empty(shape_, DType::F32);
-    float* fp = f.mutable_data<float>();
-    const std::byte* p = src.raw();
-    switch (dtype_) {
-        case DType::F32: std::memcpy(fp, p, n * 4); break;
-        case DType::F16: convert_f16_to_f32({reinterpret_cast<const uint16_t*>(p), n}, {fp, n}); break;
-        case DType::BF16: convert_bf16_to_f32({reinterpret_cast<const uint16_t*>(p), n}, {fp, n}); break;
-        case DType::F64: widen(reinterpret_cast<const double*>(p), fp, n); break;
-        case DType::I64: widen(reinterpret_cast<const int64_t*>(p), fp, n); break;
-        case DType::I32: widen(reinterpret_cast<const int32_t*>(p), fp, n); break;
-        case DType::I16: widen(reinterpret_cast<const int16_t*>(p), fp, n); break;
-        case DType::I8: widen(reinterpret_cast<const int8_t*>(p), fp, n); break;
-        case DType::U8: widen(reinterpret_cast<const uint8_t*>(p), fp, n); break;
-        case DType::Bool: widen(reinterpret_cast<const uint8_t*>(p), fp, n); break;
-    }
-    if (target == DType::F32) return f;
+    if (target != DType::F32 && target != DType::F16 && target != DType::BF16 && target != DType::F64)
+        throw Error::make("conversion from {} to {} is not supported", dtype_name(dtype_), dtype_name(target));
+    // Everything goes through f32, which holds f16 and bf16 exactly, a cache-sized chunk at a time:
+    // a whole-tensor f32 temporary would double the fresh memory a model load touches.
+    constexpr size_t kChunk = 16384;
     Tensor out = empty(shape_, target);
-    switch (target) {
-        case DType::F16: convert_f32_to_f16({fp, n}, {out.mutable_data<uint16_t>(), n}); break;
-        case DType::BF16: convert_f32_to_bf16({fp, n}, {out.mutable_data<uint16_t>(), n}); break;
-        case DType::F64: {
-            double* d = out.mutable_data<double>();
-            for (size_t i = 0; i < n; ++i) d[i] = fp[i];
-            break;
+    const size_t in_size = dtype_size(dtype_), out_size = dtype_size(target);
+    std::vector<float> buffer(target == DType::F32 ? 0 : std::min(n, kChunk));
+    for (size_t i0 = 0; i0 < n; i0 += kChunk) {
+        const size_t m = std::min(kChunk, n - i0);
+        const std::byte* p = src.raw() + i0 * in_size;
+        std::byte* q = out.storage()->data() + out.byte_offset() + i0 * out_size;
+        float* fp = target == DType::F32 ? reinterpret_cast<float*>(q) : buffer.data();
+        switch (dtype_) {
+            case DType::F32: std::memcpy(fp, p, m * 4); break;
+            case DType::F16: convert_f16_to_f32({reinterpret_cast<const uint16_t*>(p), m}, {fp, m}); break;
+            case DType::BF16: convert_bf16_to_f32({reinterpret_cast<const uint16_t*>(p), m}, {fp, m}); break;
+            case DType::F64: widen(reinterpret_cast<const double*>(p), fp, m); break;
+            case DType::I64: widen(reinterpret_cast<const int64_t*>(p), fp, m); break;
+            case DType::I32: widen(reinterpret_cast<const int32_t*>(p), fp, m); break;
+            case DType::I16: widen(reinterpret_cast<const int16_t*>(p), fp, m); break;
+            case DType::I8: widen(reinterpret_cast<const int8_t*>(p), fp, m); break;
+            case DType::U8: widen(reinterpret_cast<const uint8_t*>(p), fp, m); break;
+            case DType::Bool: widen(reinterpret_cast<const uint8_t*>(p), fp, m); break;
         }
-        default: throw Error::make("conversion from {} to {} is not supported", dtype_name(dtype_), dtype_name(target));
+        switch (target) {
+            case DType::F16: convert_f32_to_f16({fp, m}, {reinterpret_cast<uint16_t*>(q), m}); break;
+            case DType::BF16: convert_f32_to_bf16({fp, m}, {reinterpret_cast<uint16_t*>(q), m}); break;
+            case DType::F64:
+                for (size_t i = 0; i < m; ++i) reinterpret_cast<double*>(q)[i] = fp[i];
+                break;
+            default: break;  // F32: converted in place
+        }
     }
     return out;
 }

@@ -10,7 +10,10 @@ std::shared_ptr<dnnl::memory> PackedWeights::in_layout(const dnnl::memory::desc&
     dnnl::memory source = layouts_.empty()
                               ? dnnl::memory(plain_desc_, dnnl_engine(), plain_.storage()->data() + plain_.byte_offset())
                               : *layouts_.front();
-    auto packed = std::make_shared<dnnl::memory>(wanted, dnnl_engine());
+    // Our own allocation, not oneDNN's: big weights then sit in huge pages (core/storage.h).
+    std::shared_ptr<Storage> bytes = Storage::allocate(wanted.get_size(), /*zero=*/false);
+    auto packed = std::shared_ptr<dnnl::memory>(new dnnl::memory(wanted, dnnl_engine(), bytes->data()),
+                                                [bytes](dnnl::memory* m) { delete m; });
     dnnl::reorder(source, *packed).execute(dnnl_stream(), source, *packed);
     dnnl_stream().wait();
     layouts_.push_back(packed);

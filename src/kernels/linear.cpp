@@ -30,6 +30,22 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Precision precision) : 
         dnnl::memory::desc bd({1, out_}, dt::f32, tag::ab);
         bias_mem_ = std::make_shared<dnnl::memory>(bd, dnnl_engine(), bias_.mutable_data<float>());
     }
+    // Reorder now: matmul's weight layout does not depend on the row count (checked for oneDNN 2.6's
+    // brgemm kernels), so from load on there is one copy of the weights, in the layout every plan
+    // uses, and the first forward pass does no weight work.
+    constexpr int64_t kTypicalRows = 4096;
+    cache_->weights.in_layout(primitive_desc(kTypicalRows, in_, out_).weights_desc());
+}
+
+dnnl::matmul::primitive_desc Linear::primitive_desc(int64_t rows, int64_t ldx, int64_t ldy) const {
+    const bool bf16 = precision_ == Precision::BF16;
+    const dnnl::memory::desc src = bf16 ? dnnl::memory::desc({rows, in_}, dt::bf16, tag::ab)
+                                        : dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
+    const dnnl::memory::desc dst({rows, out_}, dt::f32, dnnl::memory::dims{ldy, 1});
+    dnnl::memory::desc wany({in_, out_}, bf16 ? dt::bf16 : dt::f32, tag::any);
+    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(src, wany, bias_mem_->get_desc(), dst)
+                                     : dnnl::matmul::desc(src, wany, dst);
+    return dnnl::matmul::primitive_desc(d, dnnl_engine());
 }
 
 const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) const {
@@ -37,16 +53,10 @@ const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) con
     auto key = std::make_tuple(rows, ldx, ldy);
     if (auto it = cache_->plans.find(key); it != cache_->plans.end()) return *it->second;
     auto plan = std::make_shared<Plan>();
-    const bool bf16 = precision_ == Precision::BF16;
-    const dnnl::memory::desc src_f32({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1});
-    const dnnl::memory::desc src = bf16 ? dnnl::memory::desc({rows, in_}, dt::bf16, tag::ab) : src_f32;
-    plan->dst = dnnl::memory::desc({rows, out_}, dt::f32, dnnl::memory::dims{ldy, 1});
-    dnnl::memory::desc wany({in_, out_}, bf16 ? dt::bf16 : dt::f32, tag::any);
-    dnnl::matmul::desc d = bias_mem_ ? dnnl::matmul::desc(src, wany, bias_mem_->get_desc(), plan->dst)
-                                     : dnnl::matmul::desc(src, wany, plan->dst);
-    dnnl::matmul::primitive_desc pd(d, dnnl_engine());
+    const dnnl::matmul::primitive_desc pd = primitive_desc(rows, ldx, ldy);
+    plan->dst = pd.dst_desc();
     plan->primitive = dnnl::matmul(pd);
-    plan->input = InputCast(src_f32, src);
+    plan->input = InputCast(dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1}), pd.src_desc());
     plan->weights = cache_->weights.in_layout(pd.weights_desc());
     return *cache_->plans.emplace(key, plan).first->second;
 }

@@ -92,12 +92,19 @@ Tensor nhwc_to_nchw(const Tensor& x) {
 }
 
 Linear conv1x1_as_linear(const Weights& w, const std::string& name, int64_t out, int64_t in) {
-    Tensor weight = w.f32(name + ".weight", {out, in, 1, 1}).reshape({out, in});
-    return Linear(weight, w.f32(name + ".bias", {out}), w.precision());
+    const Tensor& weight = w.stored(name + ".weight", {out, in, 1, 1});
+    const Tensor& bias = w.stored(name + ".bias", {out});
+    Linear l(weight.reshape({out, in}), bias, w.precision());
+    w.release({&weight, &bias});
+    return l;
 }
 
 Conv2d conv(const Weights& w, const std::string& name, int64_t out, int64_t in, int k, ConvGeometry g) {
-    return Conv2d(w.f32(name + ".weight", {out, in, k, k}), w.f32(name + ".bias", {out}), g, w.precision());
+    const Tensor& weight = w.stored(name + ".weight", {out, in, k, k});
+    const Tensor& bias = w.stored(name + ".bias", {out});
+    Conv2d c(weight, bias, g, w.precision());
+    w.release({&weight, &bias});
+    return c;
 }
 
 }  // namespace difu

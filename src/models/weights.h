@@ -2,6 +2,7 @@
 // ("cond_stage_model.transformer.text_model.") plus the module path, with the expected shape checked
 // and the file and tensor named when it does not fit.
 #pragma once
+#include <initializer_list>
 #include <string>
 
 #include "core/tensor.h"
@@ -32,6 +33,10 @@ public:
     const Tensor& raw(const std::string& name, const Shape& shape) const { return ck_->get(prefix_ + name, shape); }
     bool has(const std::string& name) const { return ck_->has(prefix_ + name); }
     Tensor f32(const std::string& name, const Shape& shape) const;  // converted copy (or the view if already f32)
+    // The stored tensor, checked to be a float type, for layers that convert it themselves.
+    const Tensor& stored(const std::string& name, const Shape& shape) const;
+    // Done with these stored tensors (their converted copies exist): drop their file pages from RSS.
+    void release(std::initializer_list<const Tensor*> tensors) const;
 
     Linear linear(const std::string& name, int64_t out, int64_t in, bool bias = true) const;
     NormWeights norm(const std::string& name, int64_t channels) const;

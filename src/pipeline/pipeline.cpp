@@ -52,8 +52,8 @@ int64_t random_seed() {
     return static_cast<int64_t>(rd() & 0xffffffffu);
 }
 
-DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precision)
-    : path_(path), precision_(precision) {
+DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precision, ModelResidency residency)
+    : path_(path), precision_(precision), residency_(residency) {
     const auto t0 = Clock::now();
     ck_ = load_checkpoint(path);
     cfg_ = detect_model(ck_);
@@ -63,14 +63,52 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
         throw Error::at(path, "{} tensors are missing or have the wrong shape (first: {}); `difu inspect` lists them",
                         keys.missing.size() + keys.wrong_shape.size(),
                         keys.missing.empty() ? keys.wrong_shape.front() : keys.missing.front());
-    clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
-    unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
-    vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
     schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
-    // Every weight now lives in the models' own (converted, reordered) copies, except the token
-    // embedding, read a row at a time: the file's pages need not stay resident.
+    if (residency_ == ModelResidency::AllModels) {
+        clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
+        unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
+        vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
+    }
+    // The models hold their own (converted, reordered) copies of the weights, and each layer let go of
+    // its file pages once converted; this drops the rest (the header, anything read but not kept).
     if (ck_.file) ck_.file->release_pages();
     load_seconds_ = since(t0);
+}
+
+void DiffusionPipeline::release_all_but(const void* keep) {
+    if (residency_ != ModelResidency::OneAtATime) return;
+    if (clip_.get() != keep) clip_.reset();
+    if (unet_.get() != keep) unet_.reset();
+    if (vae_.get() != keep) vae_.reset();
+}
+
+namespace {
+template <typename Model>
+const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, const ModelConfig& cfg, Precision p,
+                             double* build_seconds) {
+    if (!m) {
+        const auto t0 = Clock::now();
+        m = std::make_unique<Model>(ck, cfg, p);
+        if (ck.file) ck.file->release_pages();
+        if (build_seconds) *build_seconds += since(t0);
+    }
+    return *m;
+}
+}  // namespace
+
+const ClipTextModel& DiffusionPipeline::text_model(double* build_seconds) {
+    release_all_but(clip_.get());
+    return build_if_needed(clip_, ck_, cfg_, precision_, build_seconds);
+}
+
+const UNetModel& DiffusionPipeline::unet_model(double* build_seconds) {
+    release_all_but(unet_.get());
+    return build_if_needed(unet_, ck_, cfg_, precision_, build_seconds);
+}
+
+const AutoencoderKL& DiffusionPipeline::vae_model(double* build_seconds) {
+    release_all_but(vae_.get());
+    return build_if_needed(vae_, ck_, cfg_, precision_, build_seconds);
 }
 
 std::string DiffusionPipeline::model_name() const { return std::filesystem::path(path_).stem().string(); }
@@ -82,12 +120,13 @@ const std::string& DiffusionPipeline::model_sha256() {
 
 std::string DiffusionPipeline::model_hash() { return model_sha256().substr(0, kModelHashDigits); }
 
-Tensor DiffusionPipeline::encode_text(const std::string& prompt, int clip_skip, Arena& arena) const {
-    return encode_prompt(*clip_, ClipTokenizer::default_instance(), prompt, clip_skip, arena);
+Tensor DiffusionPipeline::encode_text(const ClipTextModel& clip, const std::string& prompt, int clip_skip,
+                                      Arena& arena) const {
+    return encode_prompt(clip, ClipTokenizer::default_instance(), prompt, clip_skip, arena);
 }
 
 // One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
-Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches,
+Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches,
                                        const Tensor* init_latent, const PromptConditioning& prompts,
                                        const ProgressFn& progress) {
     const SamplerChoice sc = parse_sampler(r.sampler);
@@ -110,7 +149,7 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
     // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
     Arena arena;
-    GuidedModel guided{*unet_, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
+    GuidedModel guided{unet, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
     auto condition_for = [&](int step) {
         guided.cond = prompts.cond.at(step);
         guided.uncond = prompts.uncond.at(step);
@@ -178,14 +217,14 @@ Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, 
 }
 
 // The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
-Tensor DiffusionPipeline::encode_init_image(const GenerateRequest& r, Arena& arena) const {
+Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const {
     Image img = *r.init_image;
     if (img.channels == 4) img = flatten_alpha(img);
     if (img.width != r.width || img.height != r.height) img = resize_image(img, r.width, r.height);  // webui "Just resize"
     std::vector<float> chw = to_float_chw(img);
     Tensor x = Tensor::empty({r.batch_size, 3, r.height, r.width});
     for (int b = 0; b < r.batch_size; ++b) std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
-    Posterior p = vae_->encode(x, arena);
+    Posterior p = vae.encode(x, arena);
     const int64_t e = cfg_.vae.embed_dim, hw = p.mean.dim(2) * p.mean.dim(3);
     Tensor moments = Tensor::empty({r.batch_size, 2 * e, p.mean.dim(2), p.mean.dim(3)});
     for (int b = 0; b < r.batch_size; ++b) {
@@ -229,31 +268,48 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     result.seed = r.seed;
     Arena arena;
     auto t0 = Clock::now();
+    double build = 0;  // model building inside a phase is reported apart from the phase
+    auto phase_seconds = [&](Clock::time_point start, double build_before) { return since(start) - (build - build_before); };
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
-    auto encode = [&](const std::string& text) { return encode_text(text, r.clip_skip, arena); };
+    const ClipTextModel& clip = text_model(&build);
+    auto encode = [&](const std::string& text) { return encode_text(clip, text, r.clip_skip, arena); };
     const PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
                                      ScheduledConditioning(r.negative_prompt, r.steps, encode), encode("")};
     std::optional<Tensor> moments;
-    if (r.init_image) moments = encode_init_image(r, arena);
-    result.times.text = since(t0);
+    if (r.init_image) moments = encode_init_image(vae_model(&build), r, arena);
+    result.times.text = phase_seconds(t0, 0);
+
+    // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
+    // (under OneAtATime each model is then built once per request).
+    std::vector<Tensor> latents;
+    std::vector<int64_t> seeds;
+    double build_before = build;
+    t0 = Clock::now();
+    const UNetModel& unet = unet_model(&build);
     for (int b = 0; b < r.batch_count; ++b) {
-        const int64_t seed = r.seed + static_cast<int64_t>(b) * r.batch_size;  // webui: the next batch's first seed
-        t0 = Clock::now();
-        Tensor latents = sample_batch(r, seed, b, r.batch_count, moments ? &*moments : nullptr, prompts, progress);
-        result.times.sampling += since(t0);
-        t0 = Clock::now();
-        if (progress && !progress(ProgressInfo{"decode", r.steps, r.steps, b, r.batch_count})) throw Cancelled{};
-        std::vector<Image> images = decode_batch(latents, arena);
-        result.times.decode += since(t0);
-        for (size_t i = 0; i < images.size(); ++i)
-            result.images.push_back({std::move(images[i]), seed, static_cast<int>(i), infotext(r, seed, static_cast<int>(i))});
+        seeds.push_back(r.seed + static_cast<int64_t>(b) * r.batch_size);  // webui: the next batch's first seed
+        latents.push_back(sample_batch(unet, r, seeds.back(), b, r.batch_count, moments ? &*moments : nullptr, prompts,
+                                       progress));
     }
+    result.times.sampling = phase_seconds(t0, build_before);
+
+    build_before = build;
+    t0 = Clock::now();
+    for (int b = 0; b < r.batch_count; ++b) {
+        if (progress && !progress(ProgressInfo{"decode", r.steps, r.steps, b, r.batch_count})) throw Cancelled{};
+        std::vector<Image> images = decode_batch(vae_model(&build), latents[static_cast<size_t>(b)], arena);
+        for (size_t i = 0; i < images.size(); ++i)
+            result.images.push_back(
+                {std::move(images[i]), seeds[static_cast<size_t>(b)], static_cast<int>(i), infotext(r, seeds[static_cast<size_t>(b)], static_cast<int>(i))});
+    }
+    result.times.decode = phase_seconds(t0, build_before);
+    result.times.build = build;
     return result;
 }
 
-std::vector<Image> DiffusionPipeline::decode_batch(const Tensor& latents, Arena& arena) const {
+std::vector<Image> DiffusionPipeline::decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const {
     // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
-    Tensor x = vae_->decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena);
+    Tensor x = vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena);
     std::vector<Image> out;
     const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3), per = c * h * w;
     for (int64_t b = 0; b < x.dim(0); ++b) {

@@ -42,6 +42,16 @@ struct GeneratedImage {
 
 struct PhaseTimes {
     double text = 0, sampling = 0, decode = 0;  // seconds, summed over batches
+    double build = 0;  // building models inside generate() (ModelResidency::OneAtATime), not in the phases
+};
+
+// Which models a pipeline holds between phases.
+enum class ModelResidency {
+    // All three built at load and kept: a server answering request after request.
+    AllModels,
+    // Each built when its phase starts and released when the next phase needs another: a one-shot
+    // run peaks at its largest component (the UNet) instead of the sum, and still builds each once.
+    OneAtATime,
 };
 
 struct GenerateResult {
@@ -58,8 +68,9 @@ struct PromptConditioning {
 
 class DiffusionPipeline {
 public:
-    // Loads and checks the checkpoint (family, every key) and builds the three models.
-    DiffusionPipeline(const std::string& checkpoint_path, Precision precision);
+    // Loads and checks the checkpoint (family, every key); with AllModels also builds the three models.
+    DiffusionPipeline(const std::string& checkpoint_path, Precision precision,
+                      ModelResidency residency = ModelResidency::AllModels);
 
     GenerateResult generate(const GenerateRequest& request, const ProgressFn& progress = nullptr);
 
@@ -72,16 +83,23 @@ public:
     double load_seconds() const { return load_seconds_; }
 
 private:
-    Tensor encode_text(const std::string& prompt, int clip_skip, Arena& arena) const;
-    Tensor encode_init_image(const GenerateRequest& r, Arena& arena) const;
+    Tensor encode_text(const ClipTextModel& clip, const std::string& prompt, int clip_skip, Arena& arena) const;
+    Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
-    Tensor sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
+    Tensor sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
                         const PromptConditioning& prompts, const ProgressFn& progress);
-    std::vector<Image> decode_batch(const Tensor& latents, Arena& arena) const;
+    std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
+    // The model for the next phase, built if needed (its build time added to *build_seconds); under
+    // OneAtATime the other two are released first.
+    const ClipTextModel& text_model(double* build_seconds);
+    const UNetModel& unet_model(double* build_seconds);
+    const AutoencoderKL& vae_model(double* build_seconds);
+    void release_all_but(const void* keep);
 
     std::string path_;
     Precision precision_;
+    ModelResidency residency_;
     Checkpoint ck_;
     ModelConfig cfg_;
     std::unique_ptr<ClipTextModel> clip_;

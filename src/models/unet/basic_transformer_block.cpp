@@ -26,14 +26,16 @@ Tensor BasicTransformerBlock::feed_forward(const Tensor& x, Arena& a) const {
     Tensor h = a.alloc(hs);
     const float* pp = p.data<float>();
     float* hp = h.mutable_data<float>();
-    KernelScope profile_scope(KernelKind::Elementwise);
+    {
+        KernelScope profile_scope(KernelKind::Elementwise);  // this loop only: ff_net_2_ times itself
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
-        for (int64_t i = 0; i < inner; ++i) {
-            const float value = pp[r * 2 * inner + i], gate = pp[r * 2 * inner + inner + i];
-            hp[r * inner + i] = value * vec::gelu(gate);  // GEGLU: value * gelu(gate), exact-erf gelu
-        }
+            for (int64_t i = 0; i < inner; ++i) {
+                const float value = pp[r * 2 * inner + i], gate = pp[r * 2 * inner + inner + i];
+                hp[r * inner + i] = value * vec::gelu(gate);  // GEGLU: value * gelu(gate), exact-erf gelu
+            }
+    }
     return ff_net_2_.forward(h, a);
 }
 

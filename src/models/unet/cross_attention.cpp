@@ -9,13 +9,17 @@ namespace difu {
 
 namespace {
 // [W_q; W_k; W_v]: the three [inner, dim] projections stacked into one [3 inner, dim] weight.
+// Stacked in the compute dtype, so a bf16 model never holds them in f32.
 Linear stacked_qkv(const Weights& w, int64_t inner, int64_t dim) {
-    Tensor qkv = Tensor::empty({3 * inner, dim});
-    int64_t row = 0;
+    const DType dtype = w.precision() == Precision::BF16 ? DType::BF16 : DType::F32;
+    Tensor qkv = Tensor::empty({3 * inner, dim}, dtype);
+    size_t offset = 0;
     for (const char* name : {"to_q.weight", "to_k.weight", "to_v.weight"}) {
-        Tensor part = w.f32(name, {inner, dim}).contiguous();
-        std::memcpy(qkv.mutable_data<float>() + row * dim, part.data<float>(), part.nbytes());
-        row += inner;
+        const Tensor& stored = w.stored(name, {inner, dim});
+        Tensor part = stored.to(dtype);
+        std::memcpy(qkv.storage()->data() + qkv.byte_offset() + offset, part.raw(), part.nbytes());
+        offset += part.nbytes();
+        w.release({&stored});
     }
     return Linear(qkv, Tensor(), w.precision());
 }
