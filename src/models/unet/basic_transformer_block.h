@@ -10,7 +10,8 @@ namespace difu {
 class BasicTransformerBlock {
 public:
     BasicTransformerBlock(const Weights& w, int64_t dim, int64_t context_dim, int64_t heads);
-    Tensor forward(const Tensor& x, const Tensor& context, Arena& a) const;  // x [N, L, dim]
+    // x [N, L, dim] is the residual stream: updated in place and returned.
+    Tensor forward(Tensor x, const Tensor& context, Arena& a) const;
 
 private:
     Tensor feed_forward(const Tensor& x, Arena& a) const;
