@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/threads.h"
 #include "core/torch_rng.h"
 #include "io/png_info.h"
 #include "io/sha256.h"
@@ -65,6 +66,7 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
                         keys.missing.empty() ? keys.wrong_shape.front() : keys.missing.front());
     schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
     if (residency_ == ModelResidency::AllModels) {
+        SerialScope serial;
         clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
         unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
         vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
@@ -88,6 +90,7 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
                              double* build_seconds) {
     if (!m) {
         const auto t0 = Clock::now();
+        SerialScope serial;
         m = std::make_unique<Model>(ck, cfg, p);
         if (ck.file) ck.file->release_pages();
         if (build_seconds) *build_seconds += since(t0);
