@@ -6,6 +6,7 @@
 // The CLI and the server both call DiffusionPipeline::generate with a GenerateRequest.
 #pragma once
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,6 +108,9 @@ private:
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
     std::string sha256_;
+    // The file's hash, computed on a thread of its own while the models are built (building runs on one
+    // core: SerialScope); generate() collects it before sampling, so it never competes with the sampler.
+    std::future<std::string> sha256_pending_;
     double load_seconds_ = 0;
 };
 
