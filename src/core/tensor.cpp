@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "core/half.h"
 
@@ -160,24 +160,27 @@ void widen(const Src* in, float* out, size_t n) {
 }
 }  // namespace
 
-Tensor Tensor::to(DType target) const {
-    Tensor src = contiguous();
-    const size_t n = static_cast<size_t>(numel());
-    if (target == dtype_) return src.clone();
+void convert_elements(const Tensor& src, DType target, std::byte* out) {
+    const Tensor c = src.contiguous();
+    const size_t n = static_cast<size_t>(c.numel());
+    const DType from = c.dtype();
+    if (target == from) {
+        std::memcpy(out, c.raw(), c.nbytes());
+        return;
+    }
     if (target != DType::F32 && target != DType::F16 && target != DType::BF16 && target != DType::F64)
-        throw Error::make("conversion from {} to {} is not supported", dtype_name(dtype_), dtype_name(target));
+        throw Error::make("conversion from {} to {} is not supported", dtype_name(from), dtype_name(target));
     // Everything goes through f32, which holds f16 and bf16 exactly, a cache-sized chunk at a time:
     // a whole-tensor f32 temporary would double the fresh memory a model load touches.
     constexpr size_t kChunk = 16384;
-    Tensor out = empty(shape_, target);
-    const size_t in_size = dtype_size(dtype_), out_size = dtype_size(target);
-    std::vector<float> buffer(target == DType::F32 ? 0 : std::min(n, kChunk));
+    const size_t in_size = dtype_size(from), out_size = dtype_size(target);
+    float buffer[kChunk];
     for (size_t i0 = 0; i0 < n; i0 += kChunk) {
         const size_t m = std::min(kChunk, n - i0);
-        const std::byte* p = src.raw() + i0 * in_size;
-        std::byte* q = out.storage()->data() + out.byte_offset() + i0 * out_size;
-        float* fp = target == DType::F32 ? reinterpret_cast<float*>(q) : buffer.data();
-        switch (dtype_) {
+        const std::byte* p = c.raw() + i0 * in_size;
+        std::byte* q = out + i0 * out_size;
+        float* fp = target == DType::F32 ? reinterpret_cast<float*>(q) : buffer;
+        switch (from) {
             case DType::F32: std::memcpy(fp, p, m * 4); break;
             case DType::F16: convert_f16_to_f32({reinterpret_cast<const uint16_t*>(p), m}, {fp, m}); break;
             case DType::BF16: convert_bf16_to_f32({reinterpret_cast<const uint16_t*>(p), m}, {fp, m}); break;
@@ -198,6 +201,14 @@ Tensor Tensor::to(DType target) const {
             default: break;  // F32: converted in place
         }
     }
+}
+
+Tensor Tensor::to(DType target) const {
+    if (target == dtype_) return contiguous().clone();
+    if (target != DType::F32 && target != DType::F16 && target != DType::BF16 && target != DType::F64)
+        throw Error::make("conversion from {} to {} is not supported", dtype_name(dtype_), dtype_name(target));
+    Tensor out = empty(shape_, target);
+    convert_elements(*this, target, out.storage()->data() + out.byte_offset());
     return out;
 }
 

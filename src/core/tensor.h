@@ -73,4 +73,8 @@ private:
 
 Shape contiguous_strides(const Shape& shape);
 
+// src's elements converted to `target`, written contiguously to `out` (dtype_size(target) * numel
+// bytes): Tensor::to without allocating, for callers that convert into a buffer they reuse.
+void convert_elements(const Tensor& src, DType target, std::byte* out);
+
 }  // namespace difu

@@ -1,5 +1,7 @@
 #include "kernels/conv2d.h"
 
+#include <algorithm>
+
 #include "kernels/dnnl_context.h"
 #include "kernels/flops.h"
 #include "kernels/profile.h"
@@ -24,11 +26,29 @@ Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, ConvGeometry geometry, 
     cin_ = weight.dim(1);
     kh_ = weight.dim(2);
     kw_ = weight.dim(3);
-    // Held in the compute dtype from the start, so loading a bf16 model never holds fp32 weights.
-    const bool bf16 = precision == Precision::BF16;
-    cache_->weights = PackedWeights(weight.to(bf16 ? DType::BF16 : DType::F32),
-                                    {{cout_, cin_, kh_, kw_}, bf16 ? dt::bf16 : dt::f32, tag::oihw});
     bias_ = bias.defined() ? bias.to(DType::F32).reshape({cout_}) : Tensor::empty({cout_});
+    // Converted straight to the compute dtype and reordered now, into the layout oneDNN picks for a
+    // CFG batch of a 64x64 latent. That layout depends only on the channel counts for fp32 and mostly
+    // for bf16 (320 channels at batch 1 and <= 32x32 pick another block size; such a call reorders
+    // once more, from this copy).
+    constexpr int64_t kTypicalBatch = 2, kTypicalSize = 64;
+    const int64_t size = std::max<int64_t>(kTypicalSize, std::max(kh_, kw_));
+    const dnnl::memory::desc plain({cout_, cin_, kh_, kw_}, precision == Precision::BF16 ? dt::bf16 : dt::f32, tag::oihw);
+    cache_->weights = PackedWeights(weight, plain, primitive_desc(kTypicalBatch, size, size).weights_desc());
+}
+
+dnnl::convolution_forward::primitive_desc Conv2d::primitive_desc(int64_t n, int64_t h, int64_t w) const {
+    const int64_t oh = out_size(h, 0), ow = out_size(w, 1);
+    const dt compute = precision_ == Precision::BF16 ? dt::bf16 : dt::f32;
+    const dnnl::memory::desc src({n, cin_, h, w}, compute, tag::nhwc);
+    const dnnl::memory::desc dst({n, cout_, oh, ow}, dt::f32, tag::nhwc);  // fp32 out either way
+    dnnl::memory::desc wany({cout_, cin_, kh_, kw_}, compute, tag::any);
+    dnnl::memory::desc bd({cout_}, dt::f32, tag::x);
+    const dnnl::memory::dims strides{geo_.stride, geo_.stride};
+    const dnnl::memory::dims pad_l{geo_.pad[0], geo_.pad[1]}, pad_r{geo_.pad[2], geo_.pad[3]};
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      src, wany, bd, dst, strides, pad_l, pad_r);
+    return dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
 }
 
 int64_t Conv2d::out_size(int64_t in, int axis) const {
@@ -45,18 +65,10 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w) const {
     plan->oh = out_size(h, 0);
     plan->ow = out_size(w, 1);
     DIFU_CHECK(plan->oh > 0 && plan->ow > 0, "Conv2d: input {}x{} is smaller than the kernel", h, w);
-    const dt compute = precision_ == Precision::BF16 ? dt::bf16 : dt::f32;
-    const dnnl::memory::desc src_f32({n, cin_, h, w}, dt::f32, tag::nhwc), src({n, cin_, h, w}, compute, tag::nhwc);
-    plan->dst = dnnl::memory::desc({n, cout_, plan->oh, plan->ow}, dt::f32, tag::nhwc);  // fp32 out either way
-    dnnl::memory::desc wany({cout_, cin_, kh_, kw_}, compute, tag::any);
-    dnnl::memory::desc bd({cout_}, dt::f32, tag::x);
-    const dnnl::memory::dims strides{geo_.stride, geo_.stride};
-    const dnnl::memory::dims pad_l{geo_.pad[0], geo_.pad[1]}, pad_r{geo_.pad[2], geo_.pad[3]};
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                      src, wany, bd, plan->dst, strides, pad_l, pad_r);
-    dnnl::convolution_forward::primitive_desc pd(d, dnnl_engine());
+    const dnnl::convolution_forward::primitive_desc pd = primitive_desc(n, h, w);
+    plan->dst = pd.dst_desc();
     plan->primitive = dnnl::convolution_forward(pd);
-    plan->input = InputCast(src_f32, src);
+    plan->input = InputCast(dnnl::memory::desc({n, cin_, h, w}, dt::f32, tag::nhwc), pd.src_desc());
     plan->weights = cache_->weights.in_layout(pd.weights_desc());
     return *cache_->plans.emplace(key, plan).first->second;
 }

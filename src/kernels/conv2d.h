@@ -39,6 +39,7 @@ public:
 private:
     struct Plan;
     const Plan& plan_for(int64_t n, int64_t h, int64_t w) const;
+    dnnl::convolution_forward::primitive_desc primitive_desc(int64_t n, int64_t h, int64_t w) const;
     int64_t cout_ = 0, cin_ = 0, kh_ = 0, kw_ = 0;
     ConvGeometry geo_;
     Precision precision_ = Precision::FP32;

@@ -1,24 +1,50 @@
 #include "kernels/dnnl_weights.h"
 
+#include <algorithm>
+
 #include "kernels/dnnl_context.h"
 
 namespace difu {
 
-std::shared_ptr<dnnl::memory> PackedWeights::in_layout(const dnnl::memory::desc& wanted) {
-    for (const auto& m : layouts_)
-        if (m->get_desc() == wanted) return m;
-    dnnl::memory source = layouts_.empty()
-                              ? dnnl::memory(plain_desc_, dnnl_engine(), plain_.storage()->data() + plain_.byte_offset())
-                              : *layouts_.front();
+namespace {
+thread_local std::vector<std::byte> conversion_scratch;
+
+dnnl::memory::data_type dnnl_type(DType t) {
+    return t == DType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
+}  // namespace
+
+PackedWeights::PackedWeights(const Tensor& stored, const dnnl::memory::desc& plain, const dnnl::memory::desc& first) {
+    const DType compute = plain.data_type() == dnnl::memory::data_type::bf16 ? DType::BF16 : DType::F32;
+    DIFU_CHECK(dnnl_type(compute) == plain.data_type(), "PackedWeights: plain layout must be f32 or bf16");
+    DIFU_CHECK(static_cast<size_t>(stored.numel()) * dtype_size(compute) == plain.get_size(),
+               "PackedWeights: {} weights do not fill a {}-byte layout", stored.numel(), plain.get_size());
+    conversion_scratch.resize(std::max(conversion_scratch.size(), plain.get_size()));
+    convert_elements(stored, compute, conversion_scratch.data());
+    layouts_.push_back(reorder_into(dnnl::memory(plain, dnnl_engine(), conversion_scratch.data()), first));
+}
+
+void PackedWeights::release_scratch() {
+    conversion_scratch.clear();
+    conversion_scratch.shrink_to_fit();
+}
+
+std::shared_ptr<dnnl::memory> PackedWeights::reorder_into(const dnnl::memory& source, const dnnl::memory::desc& wanted) {
     // Our own allocation, not oneDNN's: big weights then sit in huge pages (core/storage.h).
     std::shared_ptr<Storage> bytes = Storage::allocate(wanted.get_size(), /*zero=*/false);
     auto packed = std::shared_ptr<dnnl::memory>(new dnnl::memory(wanted, dnnl_engine(), bytes->data()),
                                                 [bytes](dnnl::memory* m) { delete m; });
-    dnnl::reorder(source, *packed).execute(dnnl_stream(), source, *packed);
+    dnnl::reorder(source, *packed).execute(dnnl_stream(), const_cast<dnnl::memory&>(source), *packed);
     dnnl_stream().wait();
-    layouts_.push_back(packed);
-    plain_ = Tensor();  // one copy of the weights from now on
     return packed;
+}
+
+std::shared_ptr<dnnl::memory> PackedWeights::in_layout(const dnnl::memory::desc& wanted) {
+    for (const auto& m : layouts_)
+        if (m->get_desc() == wanted) return m;
+    DIFU_CHECK(!layouts_.empty(), "PackedWeights used before it was built");
+    layouts_.push_back(reorder_into(*layouts_.front(), wanted));
+    return layouts_.back();
 }
 
 InputCast::InputCast(const dnnl::memory::desc& f32, const dnnl::memory::desc& compute) : f32_(f32), compute_(compute) {

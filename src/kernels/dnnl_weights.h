@@ -1,6 +1,6 @@
 // kernels/dnnl_weights.h — what Conv2d and Linear share on top of oneDNN:
-//   PackedWeights: a layer's weights, reordered into each layout a primitive asks for exactly once
-//                  (normally one layout), the plain copy released after the first reorder;
+//   PackedWeights: a layer's weights, reordered at load into the layout its primitive wants (and
+//                  into another only if a shape asks for one), with no plain copy kept;
 //   InputCast:     the activations a primitive reads — the caller's f32 buffer itself, or in bf16
 //                  mode a bf16 copy made by a cached reorder.
 #pragma once
@@ -17,15 +17,22 @@ namespace difu {
 class PackedWeights {
 public:
     PackedWeights() = default;
-    // `plain` holds the weights in the compute dtype, laid out as `plain_desc` says.
-    PackedWeights(Tensor plain, dnnl::memory::desc plain_desc) : plain_(std::move(plain)), plain_desc_(plain_desc) {}
+    // `stored` (any float dtype, as in the checkpoint) converted to the dtype of `plain` (the layer's
+    // weight in the compute dtype, laid out as stored) and reordered into `first`, the layout the
+    // layer's primitive wants for a typical shape. The plain copy lives in a reused scratch buffer, so
+    // a load touches fresh memory once per weight (fresh pages are what a load spends its time on).
+    PackedWeights(const Tensor& stored, const dnnl::memory::desc& plain, const dnnl::memory::desc& first);
 
-    // The weights in layout `wanted`. Not thread-safe: callers hold their plan lock.
+    // The weights in layout `wanted` (reordered from the first layout the first time another shape
+    // asks for it). Not thread-safe: callers hold their plan lock.
     std::shared_ptr<dnnl::memory> in_layout(const dnnl::memory::desc& wanted);
 
+    // Frees the calling thread's conversion scratch (the largest weight converted so far); models
+    // call it once built.
+    static void release_scratch();
+
 private:
-    Tensor plain_;
-    dnnl::memory::desc plain_desc_;
+    std::shared_ptr<dnnl::memory> reorder_into(const dnnl::memory& source, const dnnl::memory::desc& wanted);
     std::vector<std::shared_ptr<dnnl::memory>> layouts_;
 };
 

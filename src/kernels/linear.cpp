@@ -20,21 +20,19 @@ Linear::Linear(const Tensor& weight, const Tensor& bias, Precision precision) : 
     DIFU_CHECK(weight.ndim() == 2, "Linear weight must be 2-d, got {}", shape_str(weight.shape()));
     out_ = weight.dim(0);
     in_ = weight.dim(1);
-    // W [out, in] row-major is the matmul's K x N weight in "ba" order. Held in the compute dtype
-    // from the start, so loading a bf16 model never holds fp32 weights.
-    const bool bf16 = precision == Precision::BF16;
-    cache_->weights = PackedWeights(weight.to(bf16 ? DType::BF16 : DType::F32), {{in_, out_}, bf16 ? dt::bf16 : dt::f32, tag::ba});
     if (bias.defined()) {
         DIFU_CHECK(bias.numel() == out_, "Linear bias has {} elements, expected {}", bias.numel(), out_);
         bias_ = bias.to(DType::F32).reshape({out_});
         dnnl::memory::desc bd({1, out_}, dt::f32, tag::ab);
         bias_mem_ = std::make_shared<dnnl::memory>(bd, dnnl_engine(), bias_.mutable_data<float>());
     }
-    // Reorder now: matmul's weight layout does not depend on the row count (checked for oneDNN 2.6's
-    // brgemm kernels), so from load on there is one copy of the weights, in the layout every plan
-    // uses, and the first forward pass does no weight work.
+    // W [out, in] row-major is the matmul's K x N weight in "ba" order, converted straight to the
+    // compute dtype and reordered now: matmul's weight layout does not depend on the row count
+    // (checked for oneDNN 2.6's brgemm kernels), so from load on there is one copy of the weights, in
+    // the layout every plan uses, and the first forward pass does no weight work.
     constexpr int64_t kTypicalRows = 4096;
-    cache_->weights.in_layout(primitive_desc(kTypicalRows, in_, out_).weights_desc());
+    const dnnl::memory::desc plain({in_, out_}, precision == Precision::BF16 ? dt::bf16 : dt::f32, tag::ba);
+    cache_->weights = PackedWeights(weight, plain, primitive_desc(kTypicalRows, in_, out_).weights_desc());
 }
 
 dnnl::matmul::primitive_desc Linear::primitive_desc(int64_t rows, int64_t ldx, int64_t ldy) const {

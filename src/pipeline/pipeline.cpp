@@ -8,6 +8,7 @@
 #include "core/threads.h"
 #include "core/torch_rng.h"
 #include "io/png_info.h"
+#include "kernels/dnnl_weights.h"
 #include "io/sha256.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
@@ -71,6 +72,7 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
         clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
         unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
         vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
+        PackedWeights::release_scratch();
     }
     // The models hold their own (converted, reordered) copies of the weights, and each layer let go of
     // its file pages once converted; this drops the rest (the header, anything read but not kept).
@@ -93,6 +95,7 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
         const auto t0 = Clock::now();
         SerialScope serial;
         m = std::make_unique<Model>(ck, cfg, p);
+        PackedWeights::release_scratch();
         if (ck.file) ck.file->release_pages();
         if (build_seconds) *build_seconds += since(t0);
     }
