@@ -18,6 +18,13 @@ Tensor group_norm(const NormWeights& w, const Tensor& x, float eps, bool silu, A
     return y;
 }
 
+void group_norm_inplace(const NormWeights& w, Tensor& x, float eps, bool silu) {
+    const int64_t c = x.dim(-1), n = x.dim(0), hw = x.numel() / (n * c);
+    DIFU_CHECK(w.channels() == c, "group norm has {} channels, input {}", w.channels(), shape_str(x.shape()));
+    float* p = x.mutable_data<float>();  // the kernel reads an element before writing it: in place is safe
+    difu::group_norm(p, p, n, hw, c, kGroupNormGroups, w.weight.data<float>(), w.bias.data<float>(), eps, silu);
+}
+
 Tensor layer_norm(const NormWeights& w, const Tensor& x, Arena& a) {
     const int64_t c = x.dim(-1);
     DIFU_CHECK(w.channels() == c, "layer norm has {} channels, input {}", w.channels(), shape_str(x.shape()));

@@ -9,6 +9,7 @@
 namespace difu {
 
 Tensor group_norm(const NormWeights& w, const Tensor& x, float eps, bool silu, Arena& a);  // x [N, ..., C]
+void group_norm_inplace(const NormWeights& w, Tensor& x, float eps, bool silu);  // x is overwritten
 Tensor layer_norm(const NormWeights& w, const Tensor& x, Arena& a);                        // over the last dim
 Tensor silu(const Tensor& x, Arena& a);
 Tensor add(const Tensor& x, const Tensor& y, Arena& a);                 // same shapes
