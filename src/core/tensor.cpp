@@ -174,9 +174,11 @@ void convert_elements(const Tensor& src, DType target, std::byte* out) {
     // a whole-tensor f32 temporary would double the fresh memory a model load touches.
     constexpr size_t kChunk = 16384;
     const size_t in_size = dtype_size(from), out_size = dtype_size(target);
-    float buffer[kChunk];
-    for (size_t i0 = 0; i0 < n; i0 += kChunk) {
-        const size_t m = std::min(kChunk, n - i0);
+    const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 16)
+    for (int64_t k = 0; k < chunks; ++k) {
+        float buffer[kChunk];
+        const size_t i0 = static_cast<size_t>(k) * kChunk, m = std::min(kChunk, n - i0);
         const std::byte* p = c.raw() + i0 * in_size;
         std::byte* q = out + i0 * out_size;
         float* fp = target == DType::F32 ? reinterpret_cast<float*>(q) : buffer;

@@ -22,7 +22,7 @@ void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : available_cores())
 
 int num_threads() { return omp_get_max_threads(); }
 
-SerialScope::SerialScope() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+SerialScope::SerialScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
 SerialScope::~SerialScope() { omp_set_num_threads(saved_); }
 
 }  // namespace difu

@@ -13,7 +13,8 @@ int num_threads();
 // (SD 1.5 UNet build 3.3 s with 2 threads, 1.3 s with 1, on a 2-core Zen 5 VM).
 class SerialScope {
 public:
-    SerialScope();
+    // threads: how many the scope allows (1 = serial; ThreadScope below lifts it for one big job).
+    explicit SerialScope(int threads = 1);
     ~SerialScope();
     SerialScope(const SerialScope&) = delete;
     SerialScope& operator=(const SerialScope&) = delete;
@@ -21,5 +22,8 @@ public:
 private:
     int saved_;
 };
+
+// Inside a SerialScope, lets one big job (a weight of megabytes) use every core again.
+using ThreadScope = SerialScope;
 
 }  // namespace difu

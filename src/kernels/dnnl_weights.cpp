@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/threads.h"
 #include "kernels/dnnl_context.h"
 
 namespace difu {
@@ -19,6 +20,10 @@ PackedWeights::PackedWeights(const Tensor& stored, const dnnl::memory::desc& pla
     DIFU_CHECK(dnnl_type(compute) == plain.data_type(), "PackedWeights: plain layout must be f32 or bf16");
     DIFU_CHECK(static_cast<size_t>(stored.numel()) * dtype_size(compute) == plain.get_size(),
                "PackedWeights: {} weights do not fill a {}-byte layout", stored.numel(), plain.get_size());
+    // Models are built in a SerialScope (many small weights: waking a second thread for each costs
+    // more than it gives); a big one converts, reorders and faults in its fresh pages on every core.
+    constexpr size_t kParallelBytes = size_t{4} << 20;
+    ThreadScope threads(plain.get_size() >= kParallelBytes ? available_cores() : 1);
     conversion_scratch.resize(std::max(conversion_scratch.size(), plain.get_size()));
     convert_elements(stored, compute, conversion_scratch.data());
     layouts_.push_back(reorder_into(dnnl::memory(plain, dnnl_engine(), conversion_scratch.data()), first));
