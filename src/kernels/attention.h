@@ -24,8 +24,8 @@ struct AttentionShape {
 // q [batch, q_len, q_stride], k and v [batch, kv_len, *_stride], out [batch, q_len, out_stride];
 // head h uses columns [h * head_dim, (h + 1) * head_dim). scale is usually head_dim^-0.5.
 // Picks the fastest path the CPU supports at run time: with Precision::BF16, bf16 products on
-// AVX512_BF16 (kernels/attention_bf16.cpp; not for causal masks, which stay fp32); otherwise fp32 on
-// AVX-512, else the portable path.
+// AVX512_BF16 (kernels/attention_bf16.cpp); otherwise fp32 on AVX-512 (kernels/attention_avx512.cpp;
+// both are kernels/attention_lanes.h), else the portable path.
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale,
                Precision precision = Precision::FP32);
 void attention_portable(const float* q, const float* k, const float* v, float* out, const AttentionShape& s, float scale);
