@@ -81,12 +81,19 @@ TEST(Kernels, ActivationsMatchReference) {
     }
 }
 
-TEST(Kernels, AttentionMatchesReference) {
-    struct Case { int64_t batch, heads, q_len, kv_len, dim; bool causal; int64_t pad; };
-    for (const Case c : {Case{1, 1, 1, 1, 8, false, 0}, Case{2, 2, 77, 77, 64, true, 0}, Case{1, 3, 37, 100, 40, false, 5},
-                         Case{2, 8, 64, 77, 40, false, 0}, Case{1, 2, 130, 130, 24, true, 3},
-                         Case{1, 1, 70, 70, 512, false, 0}, Case{1, 2, 33, 200, 160, false, 0}}) {
-        AttentionShape s;
+// One attention problem: random q, k (|.| ~ 2) and v (~ 1) in rows of heads * dim + pad floats, and
+// the double-precision reference output.
+struct AttentionCase {
+    int64_t batch, heads, q_len, kv_len, dim;
+    bool causal;
+    int64_t pad;
+};
+
+struct AttentionProblem {
+    AttentionShape s;
+    std::vector<float> q, k, v, expected;
+    float scale;
+    explicit AttentionProblem(const AttentionCase& c, uint32_t seed) {
         s.batch = c.batch;
         s.heads = c.heads;
         s.q_len = c.q_len;
@@ -95,49 +102,52 @@ TEST(Kernels, AttentionMatchesReference) {
         s.causal = c.causal;
         s.q_stride = s.k_stride = s.v_stride = s.out_stride = c.heads * c.dim + c.pad;
         const int64_t w = s.q_stride;
-        auto q = random_vector(c.batch * c.q_len * w, 10, 2.0f), k = random_vector(c.batch * c.kv_len * w, 11, 2.0f),
-             v = random_vector(c.batch * c.kv_len * w, 12);
-        std::vector<float> o(q.size(), 0.0f), orf(q.size(), 0.0f);
-        const float scale = 1.0f / std::sqrt(float(c.dim));
-        ref::attention(q.data(), k.data(), v.data(), orf.data(), s, scale);
+        q = random_vector(c.batch * c.q_len * w, seed, 2.0f);
+        k = random_vector(c.batch * c.kv_len * w, seed + 1, 2.0f);
+        v = random_vector(c.batch * c.kv_len * w, seed + 2);
+        expected.assign(q.size(), 0.0f);
+        scale = 1.0f / std::sqrt(float(c.dim));
+        ref::attention(q.data(), k.data(), v.data(), expected.data(), s, scale);
+    }
+    std::vector<float> run(Precision p) const {
+        std::vector<float> o(q.size(), 0.0f);
+        attention(q.data(), k.data(), v.data(), o.data(), s, scale, p);
+        return o;
+    }
+};
+
+// Shapes of SD's UNet (head_dim 40/80/160 over 77 text tokens), CLIP (causal, 64), the VAE (one head
+// of 512) and odd lengths that end key and query tiles part way.
+const AttentionCase kAttentionCases[] = {
+    {1, 1, 1, 1, 8, false, 0},     {2, 2, 77, 77, 64, true, 0},   {1, 3, 37, 100, 40, false, 5},
+    {2, 8, 64, 77, 40, false, 0},  {1, 2, 130, 130, 24, true, 3}, {1, 1, 70, 70, 512, false, 0},
+    {1, 2, 33, 200, 160, false, 0}, {2, 4, 256, 256, 80, false, 0}, {1, 2, 17, 9, 2, false, 1}};
+
+TEST(Kernels, AttentionMatchesReference) {
+    for (const AttentionCase& c : kAttentionCases) {
+        const AttentionProblem t(c, 10);
         // Both the run-time-dispatched path (AVX-512 where the CPU has it) and the portable one.
         // Softmax weights sum to 1, |v| ~ 1: errors stay at fp32 rounding of the dot products (~1e-6 rel)
-        // plus the vector exp's ~2 ulp.
-        attention(q.data(), k.data(), v.data(), o.data(), s, scale);
-        EXPECT_LT(max_diff(o, orf), 2e-5f) << c.q_len << "x" << c.kv_len << "x" << c.dim << " causal=" << c.causal;
-        std::fill(o.begin(), o.end(), 0.0f);
-        attention_portable(q.data(), k.data(), v.data(), o.data(), s, scale);
-        EXPECT_LT(max_diff(o, orf), 2e-5f) << "portable " << c.q_len << "x" << c.kv_len << " causal=" << c.causal;
+        // plus the vector exp's few ulp.
+        EXPECT_LT(max_diff(t.run(Precision::FP32), t.expected), 2e-5f)
+            << c.q_len << "x" << c.kv_len << "x" << c.dim << " causal=" << c.causal;
+        std::vector<float> o(t.q.size(), 0.0f);
+        attention_portable(t.q.data(), t.k.data(), t.v.data(), o.data(), t.s, t.scale);
+        EXPECT_LT(max_diff(o, t.expected), 2e-5f) << "portable " << c.q_len << "x" << c.kv_len << " causal=" << c.causal;
     }
 }
 
 TEST(Kernels, AttentionBf16MatchesReferenceWithinBf16Rounding) {
-    // Non-causal shapes of SD's UNet (head_dim 40/80/160, 77 text tokens), the VAE (one head of 512)
-    // and odd lengths that end key tiles and query tiles part way.
-    struct Case { int64_t batch, heads, q_len, kv_len, dim, pad; };
-    for (const Case c : {Case{1, 1, 1, 1, 8, 0}, Case{1, 3, 37, 100, 40, 5}, Case{2, 8, 64, 77, 40, 0},
-                         Case{1, 2, 130, 131, 24, 3}, Case{1, 1, 70, 70, 512, 0}, Case{1, 2, 33, 200, 160, 0},
-                         Case{2, 4, 256, 256, 80, 0}, Case{1, 2, 17, 9, 2, 1}}) {
-        AttentionShape s;
-        s.batch = c.batch;
-        s.heads = c.heads;
-        s.q_len = c.q_len;
-        s.kv_len = c.kv_len;
-        s.head_dim = c.dim;
-        s.q_stride = s.k_stride = s.v_stride = s.out_stride = c.heads * c.dim + c.pad;
-        const int64_t w = s.q_stride;
-        auto q = random_vector(c.batch * c.q_len * w, 20, 2.0f), k = random_vector(c.batch * c.kv_len * w, 21, 2.0f),
-             v = random_vector(c.batch * c.kv_len * w, 22);
-        std::vector<float> o(q.size(), 0.0f), orf(q.size(), 0.0f);
-        const float scale = 1.0f / std::sqrt(float(c.dim));
-        ref::attention(q.data(), k.data(), v.data(), orf.data(), s, scale);
-        attention(q.data(), k.data(), v.data(), o.data(), s, scale, Precision::BF16);
+    for (const AttentionCase& c : kAttentionCases) {
+        const AttentionProblem t(c, 20);
+        const std::vector<float> o = t.run(Precision::BF16);
         // q, k, v and the probabilities are rounded to bf16 (relative 2^-9 each). Here the scores have
         // a spread of ~4 (|q|, |k| ~ 2), so a score's error is ~4 * 2^-9 * sqrt(2) ~ 0.011 (1 sigma),
         // which moves each softmax weight by that fraction; the output, a weighted mean of |v| ~ 1
         // (max ~4), moves by a few times that. 0.06 is ~5 sigma of the worst element.
-        EXPECT_LT(max_diff(o, orf), 0.06f) << c.q_len << "x" << c.kv_len << "x" << c.dim;
+        EXPECT_LT(max_diff(o, t.expected), 0.06f) << c.q_len << "x" << c.kv_len << "x" << c.dim << " causal=" << c.causal;
         // The padding columns between rows are never written.
+        const int64_t w = t.s.q_stride;
         for (int64_t r = 0; r < c.batch * c.q_len && c.pad > 0; ++r) EXPECT_EQ(o[r * w + w - 1], 0.0f);
     }
 }
