@@ -25,6 +25,7 @@
 #include "models/clip_text.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
+#include "pipeline/pipeline.h"
 
 namespace difu::cli {
 namespace {
@@ -103,7 +104,7 @@ Reference measure_reference(int reps, Precision p) {
 
 struct Options {
     std::string model, component = "all", precision = "auto";
-    int size = 512, reps = 1;
+    int size = 512, reps = 1, steps = 20;
     bool json = false, profile = false;
 };
 
@@ -158,17 +159,74 @@ std::string default_model() {
     return path;
 }
 
+// The whole run as `difu generate` does it (one model at a time, load included), then in the same
+// process its parts as the component benches measure them: text + steps x UNet CFG step + VAE decode.
+void run_txt2img(const Options& o, const PrecisionChoice& choice) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double whole = 0, peak_mb = 0;
+    {
+        DiffusionPipeline pipe(o.model, choice.precision, ModelResidency::OneAtATime);
+        GenerateRequest r;
+        r.prompt = "an astronaut riding a horse";
+        r.width = r.height = o.size;
+        r.steps = o.steps;
+        r.sampler = "DPM++ 2M Karras";
+        r.seed = 42;
+        pipe.generate(r);
+        whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        peak_mb = peak_rss_mb();
+    }
+    Checkpoint ck = load_checkpoint(o.model);
+    ModelConfig cfg = detect_model(ck);
+    const int64_t lat = o.size / 8;
+    double parts = 0;
+    {
+        Arena arena;
+        std::optional<ClipTextModel> clip;
+        { SerialScope serial; clip.emplace(ck, cfg, choice.precision); }
+        std::vector<int> ids(77, 49407);
+        ids[0] = 49406;
+        parts += 2 * measure([&] { clip->forward(ids, 1, 1, arena); }, o.reps).seconds;  // prompt and negative prompt
+    }
+    {
+        Arena arena;
+        std::optional<UNetModel> unet;
+        { SerialScope serial; unet.emplace(ck, cfg, choice.precision); }
+        Tensor x = random_tensor({2, 4, lat, lat}, 10), ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
+        std::vector<float> t{500.0f, 500.0f};
+        parts += o.steps * measure([&] { unet->forward(x, t, ctx, arena); }, o.reps).seconds;
+    }
+    {
+        Arena arena;
+        std::optional<AutoencoderKL> vae;
+        { SerialScope serial; vae.emplace(ck, cfg, choice.precision); }
+        Tensor z = random_tensor({1, 4, lat, lat}, 12);
+        parts += measure([&] { vae->decode(z, arena); }, o.reps).seconds;
+    }
+    if (o.json) {
+        nlohmann::ordered_json j{{"component", "txt2img"}, {"precision", o.precision}, {"steps", o.steps},
+                                 {"seconds", whole}, {"parts_seconds", parts}, {"ratio", whole / parts},
+                                 {"peak_rss_mb", peak_mb}};
+        fmt::print("{}\n", j.dump());
+        return;
+    }
+    fmt::print("txt2img {} steps DPM++ 2M Karras, load included: {:.2f} s; its parts (text + {} x UNet step + VAE) "
+               "{:.2f} s: {:.3f}x; peak RSS {:.0f} MB\n", o.steps, whole, o.steps, parts, whole / parts, peak_mb);
+}
+
 void run_bench(Options o) {
     if (o.size % 8 != 0 || o.size < 64) throw Error::make("--size must be a multiple of 8 and at least 64, got {}", o.size);
     const PrecisionChoice choice = choose_precision(o.precision);
     o.precision = std::string(precision_name(choice.precision));
     if (o.model.empty()) o.model = default_model();
     const bool all = o.component == "all";
-    if (!all && o.component != "unet" && o.component != "vae" && o.component != "text")
-        throw Error::make("--component must be unet, vae, text or all, not '{}'", o.component);
+    if (!all && o.component != "unet" && o.component != "vae" && o.component != "text" && o.component != "txt2img")
+        throw Error::make("--component must be unet, vae, text, all or txt2img, not '{}'", o.component);
+    if (o.steps < 1) throw Error::make("--steps must be at least 1, got {}", o.steps);
     if (!o.json)
         fmt::print("difu bench: {}, {} threads, {}x{}, precision {}, model {}\n", cpu_model(), num_threads(), o.size,
                    o.size, choice.reason, o.model);
+    if (o.component == "txt2img") return run_txt2img(o, choice);
     // oneDNN's rates before and after difu's own runs, the best of each: on a shared machine a burst
     // of contention in one reference measurement would otherwise flatter every ratio.
     const int ref_reps = std::max(o.reps, 3);  // short runs
@@ -225,7 +283,10 @@ void add_bench_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("bench", "Time text encoder, UNet step and VAE decode against oneDNN's own rate");
     auto o = std::make_shared<Options>();
     cmd->add_option("-m,--model", o->model, "Checkpoint (default: a random SD 1.5 written once to the temp folder)");
-    cmd->add_option("--component", o->component, "unet, vae, text or all")->capture_default_str();
+    cmd->add_option("--component", o->component,
+                    "unet, vae, text, all, or txt2img (a whole generation, load included, against its parts)")
+        ->capture_default_str();
+    cmd->add_option("--steps", o->steps, "Sampling steps of the txt2img run")->capture_default_str();
     cmd->add_option("--size", o->size, "Image size in pixels (square)")->capture_default_str();
     cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
