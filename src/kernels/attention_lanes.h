@@ -27,7 +27,10 @@
 
 #include "kernels/attention.h"
 
+// Everything here is internal to the including file (an unnamed namespace): the two paths compile the
+// same code for different targets, which must not be merged by the linker.
 namespace difu::detail::lanes {
+namespace {
 
 constexpr int64_t kLanes = 16;     // queries per tile: one per fp32 lane
 constexpr int64_t kTileKeys = 64;  // keys per online-softmax step
@@ -223,4 +226,5 @@ struct Attention {
     }
 };
 
+}  // namespace
 }  // namespace difu::detail::lanes
