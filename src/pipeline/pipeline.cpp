@@ -121,6 +121,7 @@ const AutoencoderKL& DiffusionPipeline::vae_model(double* build_seconds) {
 std::string DiffusionPipeline::model_name() const { return std::filesystem::path(path_).stem().string(); }
 
 const std::string& DiffusionPipeline::model_sha256() {
+    std::lock_guard<std::mutex> lock(sha256_mutex_);  // the server asks from its HTTP threads too
     if (sha256_pending_.valid()) sha256_ = sha256_pending_.get();
     if (sha256_.empty()) sha256_ = sha256_file_hex(path_);
     return sha256_;
@@ -294,7 +295,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     double build_before = build;
     t0 = Clock::now();
     const UNetModel& unet = unet_model(&build);
-    if (sha256_pending_.valid()) {  // normally done by now (it ran beside the builds); never beside the sampler
+    {  // normally done by now (it ran beside the builds); never beside the sampler
         const auto wait_start = Clock::now();
         model_sha256();
         build += since(wait_start);  // reading the file: load time, not sampling

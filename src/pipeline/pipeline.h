@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,7 @@ public:
     const ModelConfig& config() const { return cfg_; }
     const std::string& model_path() const { return path_; }
     std::string model_name() const;        // file name without extension, as webui shows it
-    const std::string& model_sha256();     // the file's SHA-256 in hex (read once, on first use)
+    const std::string& model_sha256();     // the file's SHA-256 in hex (computed once; thread-safe)
     std::string model_hash();              // its first 10 hex digits: webui's "Model hash"
     Precision precision() const { return precision_; }
     double load_seconds() const { return load_seconds_; }
@@ -111,6 +112,7 @@ private:
     // The file's hash, computed on a thread of its own while the models are built (building runs on one
     // core: SerialScope); generate() collects it before sampling, so it never competes with the sampler.
     std::future<std::string> sha256_pending_;
+    std::mutex sha256_mutex_;
     double load_seconds_ = 0;
 };
 
