@@ -18,11 +18,20 @@ int available_cores() {
     return hc ? static_cast<int>(hc) : 1;
 }
 
-void set_num_threads(int n) { omp_set_num_threads(n > 0 ? n : available_cores()); }
+namespace {
+int configured = 0;  // set_num_threads' value; 0 until called
+}  // namespace
+
+void set_num_threads(int n) {
+    configured = n > 0 ? n : available_cores();
+    omp_set_num_threads(configured);
+}
+
+int configured_threads() { return configured > 0 ? configured : available_cores(); }
 
 int num_threads() { return omp_get_max_threads(); }
 
-SerialScope::SerialScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
-SerialScope::~SerialScope() { omp_set_num_threads(saved_); }
+ThreadScope::ThreadScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+ThreadScope::~ThreadScope() { omp_set_num_threads(saved_); }
 
 }  // namespace difu

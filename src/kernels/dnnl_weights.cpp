@@ -23,7 +23,7 @@ PackedWeights::PackedWeights(const Tensor& stored, const dnnl::memory::desc& pla
     // Models are built in a SerialScope (many small weights: waking a second thread for each costs
     // more than it gives); a big one converts, reorders and faults in its fresh pages on every core.
     constexpr size_t kParallelBytes = size_t{4} << 20;
-    ThreadScope threads(plain.get_size() >= kParallelBytes ? available_cores() : 1);
+    ThreadScope threads(plain.get_size() >= kParallelBytes ? configured_threads() : 1);
     conversion_scratch.resize(std::max(conversion_scratch.size(), plain.get_size()));
     convert_elements(stored, compute, conversion_scratch.data());
     layouts_.push_back(reorder_into(dnnl::memory(plain, dnnl_engine(), conversion_scratch.data()), first));
