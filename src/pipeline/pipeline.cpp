@@ -8,8 +8,8 @@
 #include "core/threads.h"
 #include "core/torch_rng.h"
 #include "io/png_info.h"
-#include "kernels/dnnl_weights.h"
 #include "io/sha256.h"
+#include "kernels/dnnl_weights.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
 #include "sampling/ddim.h"
@@ -68,15 +68,10 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
     schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
     sha256_pending_ = std::async(std::launch::async, [p = path_] { return sha256_file_hex(p); });
     if (residency_ == ModelResidency::AllModels) {
-        SerialScope serial;
-        clip_ = std::make_unique<ClipTextModel>(ck_, cfg_, precision);
-        unet_ = std::make_unique<UNetModel>(ck_, cfg_, precision);
-        vae_ = std::make_unique<AutoencoderKL>(ck_, cfg_, precision);
-        PackedWeights::release_scratch();
+        text_model(nullptr);
+        unet_model(nullptr);
+        vae_model(nullptr);
     }
-    // The models hold their own (converted, reordered) copies of the weights, and each layer let go of
-    // its file pages once converted; this drops the rest (the header, anything read but not kept).
-    if (ck_.file) ck_.file->release_pages();
     load_seconds_ = since(t0);
 }
 
@@ -96,6 +91,8 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
         SerialScope serial;
         m = std::make_unique<Model>(ck, cfg, p);
         PackedWeights::release_scratch();
+        // The model holds its own (converted, reordered) copies of the weights, and each layer let go
+        // of its file pages once converted; this drops the rest (the header, anything read, not kept).
         if (ck.file) ck.file->release_pages();
         if (build_seconds) *build_seconds += since(t0);
     }
