@@ -9,15 +9,12 @@ namespace difu {
 
 namespace {
 thread_local std::vector<std::byte> conversion_scratch;
-
-dnnl::memory::data_type dnnl_type(DType t) {
-    return t == DType::BF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
-}
 }  // namespace
 
 PackedWeights::PackedWeights(const Tensor& stored, const dnnl::memory::desc& plain, const dnnl::memory::desc& first) {
-    const DType compute = plain.data_type() == dnnl::memory::data_type::bf16 ? DType::BF16 : DType::F32;
-    DIFU_CHECK(dnnl_type(compute) == plain.data_type(), "PackedWeights: plain layout must be f32 or bf16");
+    using dt = dnnl::memory::data_type;
+    DIFU_CHECK(plain.data_type() == dt::bf16 || plain.data_type() == dt::f32, "PackedWeights: plain layout must be f32 or bf16");
+    const DType compute = plain.data_type() == dt::bf16 ? DType::BF16 : DType::F32;
     DIFU_CHECK(static_cast<size_t>(stored.numel()) * dtype_size(compute) == plain.get_size(),
                "PackedWeights: {} weights do not fill a {}-byte layout", stored.numel(), plain.get_size());
     // Models are built in a SerialScope (many small weights: waking a second thread for each costs
