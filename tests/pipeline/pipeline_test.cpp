@@ -43,6 +43,28 @@ TEST(Pipeline, SameInputsGiveBitIdenticalImagesAcrossRunsAndThreadCounts) {
     EXPECT_NE(pipe().generate(r).images.at(0).image.pixels, a.pixels);
 }
 
+TEST(Pipeline, OneModelAtATimeGivesTheSameImagesAsAllModels) {
+    // The CLI builds each model when its phase starts and drops the others; the images (batches of
+    // txt2img, and img2img, which needs the VAE before and after the UNet) must not change.
+    DiffusionPipeline one(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32, ModelResidency::OneAtATime);
+    GenerateRequest r = small_request();
+    r.batch_count = 2;
+    r.batch_size = 2;
+    const GenerateResult a = pipe().generate(r), b = one.generate(r);
+    ASSERT_EQ(a.images.size(), 4u);
+    ASSERT_EQ(b.images.size(), 4u);
+    for (size_t i = 0; i < a.images.size(); ++i) {
+        EXPECT_EQ(a.images[i].image.pixels, b.images[i].image.pixels) << "image " << i;
+        EXPECT_EQ(a.images[i].seed, b.images[i].seed);
+        EXPECT_EQ(a.images[i].infotext, b.images[i].infotext);
+    }
+    EXPECT_GT(b.times.build, 0.0);  // its models were built inside generate()
+    GenerateRequest i2i = small_request();
+    i2i.init_image = a.images[0].image;
+    i2i.strength = 0.5f;
+    EXPECT_EQ(pipe().generate(i2i).images.at(0).image.pixels, one.generate(i2i).images.at(0).image.pixels);
+}
+
 TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
     for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm", "ddpm"}) {
         GenerateRequest r = small_request();
