@@ -1,8 +1,10 @@
 #include "pipeline/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "core/threads.h"
@@ -279,8 +281,13 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
     const ClipTextModel& clip = text_model(&build);
     auto encode = [&](const std::string& text) { return encode_text(clip, text, r.clip_skip, arena); };
-    const PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
-                                     ScheduledConditioning(r.negative_prompt, r.steps, encode), encode("")};
+    PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
+                               ScheduledConditioning(r.negative_prompt, r.steps, encode), Tensor()};
+    // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
+    std::vector<int64_t> counts = prompts.cond.token_counts(), uncond_counts = prompts.uncond.token_counts();
+    counts.insert(counts.end(), uncond_counts.begin(), uncond_counts.end());
+    if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
+        prompts.empty_chunk = encode("");
     std::optional<Tensor> moments;
     if (r.init_image) moments = encode_init_image(vae_model(&build), r, arena);
     result.times.text = phase_seconds(t0, 0);

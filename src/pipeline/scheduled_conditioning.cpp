@@ -17,4 +17,10 @@ const Tensor& ScheduledConditioning::at(int step) const {
 
 bool ScheduledConditioning::changes_at(int step) const { return step > 0 && &at(step) != &at(step - 1); }
 
+std::vector<int64_t> ScheduledConditioning::token_counts() const {
+    std::vector<int64_t> counts;
+    for (const auto& [text, c] : encoded_) counts.push_back(c.dim(1));
+    return counts;
+}
+
 }  // namespace difu

@@ -22,6 +22,7 @@ public:
     const Tensor& at(int step) const;  // step counts from 0
     bool changes_at(int step) const;   // whether at(step) differs from at(step - 1)
     size_t distinct_texts() const { return encoded_.size(); }
+    std::vector<int64_t> token_counts() const;  // of every distinct text's conditioning
 
 private:
     std::vector<ScheduledPrompt> schedule_;

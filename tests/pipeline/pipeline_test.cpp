@@ -65,6 +65,19 @@ TEST(Pipeline, OneModelAtATimeGivesTheSameImagesAsAllModels) {
     EXPECT_EQ(pipe().generate(i2i).images.at(0).image.pixels, one.generate(i2i).images.at(0).image.pixels);
 }
 
+TEST(Pipeline, PromptsOfDifferentLengthsArePaddedWithTheEmptyPrompt) {
+    // Two 77-token chunks against a one-chunk negative prompt: the negative is padded with the empty
+    // prompt's encoding (webui's behaviour). Equal lengths skip that encoding; both must run.
+    GenerateRequest r = small_request();
+    r.prompt = "a cat BREAK a dog";
+    const GenerateResult padded = pipe().generate(r);
+    ASSERT_EQ(padded.images.size(), 1u);
+    EXPECT_EQ(padded.images[0].image.width, 128);
+    r.negative_prompt = "blurry BREAK dark";  // now both have two chunks
+    const GenerateResult same = pipe().generate(r);
+    EXPECT_NE(same.images[0].image.pixels, padded.images[0].image.pixels);
+}
+
 TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
     for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm", "ddpm"}) {
         GenerateRequest r = small_request();
