@@ -3,9 +3,6 @@
 #include <immintrin.h>
 
 #define DIFU_ATTENTION_TARGET __attribute__((target("avx512f")))
-// GCC 12 reports its own _mm512_undefined_ps() (inside _mm512_max_ps & co.) as maybe-uninitialized
-// once these helpers are inlined; a known false positive.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/attention_lanes.h"
 
 namespace difu::detail {
