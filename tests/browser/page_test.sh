@@ -5,8 +5,8 @@
 set -euo pipefail
 difu=$1 model=$2 shot=$3
 here=$(cd "$(dirname "$0")/../.." && pwd)
-[ -x /usr/bin/chromium ] || { echo "page test: /usr/bin/chromium missing (scripts/setup installs it)"; exit 1; }
-[ -d "$here/tools/browser-test/node_modules/playwright-core" ] || { echo "page test: playwright-core missing (scripts/setup installs it)"; exit 1; }
+[ -x /usr/bin/chromium ] || { echo "page test: /usr/bin/chromium missing (bash scripts/setup --tests installs it)"; exit 1; }
+[ -d "$here/tools/browser-test/node_modules/playwright-core" ] || { echo "page test: playwright-core missing (bash scripts/setup --tests installs it)"; exit 1; }
 port=$((20000 + $$ % 10000))
 "$difu" serve -m "$model" --host 127.0.0.1 --port "$port" --precision fp32 > "$shot.server.log" 2>&1 &
 server=$!
