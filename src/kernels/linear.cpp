@@ -14,7 +14,22 @@ struct Linear::Plan {
     dnnl::memory::desc dst;
     InputCast input;
     std::shared_ptr<dnnl::memory> weights;  // in the layout this primitive wants
+    // oneDNN's gemm-based matmul (what it picks without AVX-512) splits the reduction over K between
+    // threads for some shapes, so its sums depend on the thread count; brgemm never does.
+    bool reduction_depends_on_threads = false;
 };
+
+namespace {
+// Rows per single-threaded call when the primitive's sums would depend on the thread count: a fixed
+// partition (whatever -t says) keeps every output row's sum order, so images stay bit-identical
+// across thread counts.
+constexpr int64_t kDeterministicRows = 64;
+
+bool splits_reduction(const dnnl::matmul::primitive_desc& pd) {
+    const std::string impl = pd.impl_info_str();
+    return impl.rfind("gemm", 0) == 0;  // "gemm:jit", "gemm:ref"; not "brg:..."
+}
+}  // namespace
 
 Linear::Linear(const Tensor& weight, const Tensor& bias, Precision precision) : precision_(precision) {
     DIFU_CHECK(weight.ndim() == 2, "Linear weight must be 2-d, got {}", shape_str(weight.shape()));
@@ -56,7 +71,16 @@ const Linear::Plan& Linear::plan_for(int64_t rows, int64_t ldx, int64_t ldy) con
     plan->primitive = dnnl::matmul(pd);
     plan->input = InputCast(dnnl::memory::desc({rows, in_}, dt::f32, dnnl::memory::dims{ldx, 1}), pd.src_desc());
     plan->weights = cache_->weights.in_layout(pd.weights_desc());
+    plan->reduction_depends_on_threads = splits_reduction(pd);
     return *cache_->plans.emplace(key, plan).first->second;
+}
+
+void Linear::run(const Plan& p, const float* x, float* y) const {
+    dnnl::memory dst(p.dst, dnnl_engine(), y);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, p.input.source(x)}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, dst}};
+    if (bias_mem_) args.emplace(DNNL_ARG_BIAS, *bias_mem_);
+    p.primitive.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
 }
 
 void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_t ldy) const {
@@ -66,11 +90,15 @@ void Linear::forward(const float* x, int64_t rows, float* y, int64_t ldx, int64_
     if (ldy < 0) ldy = out_;
     const Plan& p = plan_for(rows, ldx, ldy);
     count_flops(static_cast<uint64_t>(2 * rows * in_ * out_));
-    dnnl::memory dst(p.dst, dnnl_engine(), y);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, p.input.source(x)}, {DNNL_ARG_WEIGHTS, *p.weights}, {DNNL_ARG_DST, dst}};
-    if (bias_mem_) args.emplace(DNNL_ARG_BIAS, *bias_mem_);
-    p.primitive.execute(dnnl_stream(), args);
-    dnnl_stream().wait();
+    if (!p.reduction_depends_on_threads) return run(p, x, y);
+    // Fixed row blocks, each one primitive call inside this parallel loop (where oneDNN runs on the
+    // calling thread alone): every row's sum is formed the same way for any thread count.
+    const int64_t blocks = (rows + kDeterministicRows - 1) / kDeterministicRows;
+    const Plan& full = plan_for(std::min(rows, kDeterministicRows), ldx, ldy);
+    const Plan& tail = plan_for(rows - (blocks - 1) * kDeterministicRows, ldx, ldy);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b)
+        run(b + 1 < blocks ? full : tail, x + b * kDeterministicRows * ldx, y + b * kDeterministicRows * ldy);
 }
 
 Tensor Linear::forward(const Tensor& x, Arena& arena) const {

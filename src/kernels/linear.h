@@ -34,6 +34,7 @@ public:
 private:
     struct Plan;
     const Plan& plan_for(int64_t rows, int64_t ldx, int64_t ldy) const;
+    void run(const Plan& p, const float* x, float* y) const;
     dnnl::matmul::primitive_desc primitive_desc(int64_t rows, int64_t ldx, int64_t ldy) const;
     int64_t in_ = 0, out_ = 0;
     Precision precision_ = Precision::FP32;
