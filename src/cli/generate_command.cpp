@@ -92,6 +92,8 @@ void run_generate(GenerateOptions o) {
                    r.batch_size > 1 ? fmt::format(" (batch position {})", result.images[i].batch_pos) : "");
     }
     const double save_s = std::chrono::duration<double>(Clock::now() - t_save).count();
+    // After the run: an SD 2.x model's eps / v may only be known once its UNet was probed.
+    fmt::print(stderr, "model: {}; {}\n", pipe.config().display_name(), pipe.config().config_source);
     const int total_steps = r.steps * r.batch_count;
     fmt::print(stderr, "seed {}{}; load {:.2f} s (file {:.2f} s, models {:.2f} s), text {:.2f} s, sampling {:.2f} s ({:.2f} it/s), decode {:.2f} s, save {:.2f} s\n",
                result.seed, request_seed_note(o.request), load_s + result.times.build, load_s, result.times.build,
@@ -108,8 +110,9 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
     cmd->add_option("-p,--prompt", r.prompt, "Prompt (webui syntax: (word:1.2), [word], BREAK)");
     cmd->add_option("-n,--negative-prompt", r.negative_prompt, "Negative prompt");
-    cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8")->capture_default_str();
-    cmd->add_option("-H,--height", r.height, "Image height in pixels, a multiple of 8")->capture_default_str();
+    cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8; default: the model's (512; 768 for "
+                                           "SD 2.x v models)");
+    cmd->add_option("-H,--height", r.height, "Image height in pixels, a multiple of 8; default: the model's");
     cmd->add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
     cmd->add_option("--cfg-scale", r.cfg_scale, "Classifier-free guidance scale (1 = no guidance)")->capture_default_str();
     std::string samplers;
@@ -119,7 +122,7 @@ void add_generate_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("-s,--seed", r.seed, "Seed; -1 picks a random one and reports it")->capture_default_str();
     cmd->add_option("--rng", r.rng, "Noise source: cpu (torch's CPU generator, as ComfyUI)")->capture_default_str();
-    cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip)")->capture_default_str();
+    cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip; SD 1.x, SD 2.x always uses the penultimate)")->capture_default_str();
     cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
     cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();
     cmd->add_option("--eta", r.eta, "DDIM eta (0 = deterministic)")->capture_default_str();

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/model_config.h"
+#include "io/model_family.h"
 
 namespace difu::cli {
 namespace {
@@ -62,7 +63,9 @@ void run_inspect(const std::string& path, bool json) {
     Checkpoint ck = load_checkpoint(path);
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ModelConfig cfg = detect_model(ck);
-    KeyReport keys = check_keys(ck, cfg);
+    // A family difu does not generate with yet has no key layout to check against either.
+    const bool layout_known = describe(cfg.family).supported;
+    KeyReport keys = layout_known ? check_keys(ck, cfg) : KeyReport{};
 
     std::map<std::string, int64_t> dtypes;
     std::map<std::string, ComponentStats> comps;
@@ -86,15 +89,15 @@ void run_inspect(const std::string& path, bool json) {
         j["dtypes"] = dtypes;
         for (const auto& [name, c] : comps) j["components"][name] = {{"tensors", c.tensors}, {"parameters", c.params}};
         j["config"] = config_json(cfg);
-        j["keys"] = {{"used", keys.used}, {"ignored", keys.ignored}, {"missing", keys.missing},
-                     {"wrong_shape", keys.wrong_shape}, {"unknown", keys.unknown}};
+        if (layout_known) j["keys"] = {{"used", keys.used}, {"ignored", keys.ignored}, {"missing", keys.missing},
+                                       {"wrong_shape", keys.wrong_shape}, {"unknown", keys.unknown}};
         j["load_ms"] = load_ms;
         fmt::print("{}\n", j.dump(2));
         return;
     }
     fmt::print("{}\n  format   {}, {} tensors, {:.1f} MB, loaded in {:.0f} ms\n", path, format_name(ck.format),
                ck.tensors.size(), ck.total_bytes() / 1e6, load_ms);
-    fmt::print("  family   {}{}\n", family_name(cfg.family), cfg.variant.empty() ? "" : " (" + cfg.variant + ")");
+    fmt::print("  family   {}\n", cfg.display_name());
     fmt::print("  status   {}\n", cfg.supported() ? "supported" : "not supported: " + cfg.unsupported_reason());
     std::vector<std::string> dt;
     for (const auto& [k, v] : dtypes) dt.push_back(fmt::format("{} {}", k, v));
@@ -110,13 +113,20 @@ void run_inspect(const std::string& path, bool json) {
                u.use_linear_in_transformer ? "linear" : "1x1 conv");
     fmt::print("VAE        ch {}, mult {}, {} res blocks/level, z {}, scale factor {}\n", cfg.vae.ch, cfg.vae.ch_mult,
                cfg.vae.num_res_blocks, cfg.vae.z_channels, cfg.vae.scale_factor);
-    fmt::print("Text       width {}, {} layers, {} heads, mlp {}, {}\n", cfg.text.width, cfg.text.layers, cfg.text.heads,
-               cfg.text.intermediate, cfg.text.quick_gelu ? "quick_gelu" : "gelu");
+    fmt::print("Text       {} width {}, {} layers, {} heads, mlp {}, {}; context = {} layer{}, pad token {}\n",
+               cfg.text.naming == TextConfig::Naming::OpenClip ? "OpenCLIP" : "CLIP", cfg.text.width, cfg.text.layers,
+               cfg.text.heads, cfg.text.intermediate, cfg.text.quick_gelu ? "quick_gelu" : "gelu",
+               cfg.text.clip_skip_applies ? "the clip skip setting's" : cfg.text.layer == 2 ? "the penultimate" : "the last",
+               cfg.text.final_norm ? " + final norm" : "", cfg.text.pad_token);
     fmt::print("Schedule   {} steps, betas {}..{} (scaled linear), prediction {}\n", cfg.schedule.timesteps,
                cfg.schedule.linear_start, cfg.schedule.linear_end,
                !cfg.schedule.prediction_known ? "unknown from the keys (eps or v; a sidecar .yaml can say)"
                : cfg.schedule.prediction == Prediction::V ? "v" : "eps");
     fmt::print("Config     {}\n", cfg.config_source);
+    if (!layout_known) {
+        fmt::print("Keys       not checked: difu does not know the {} key layout yet\n", family_name(cfg.family));
+        return;
+    }
     fmt::print("Keys       {} used, {} ignored (EMA copies, training buffers), {} missing, {} unknown\n", keys.used,
                keys.ignored, keys.missing.size() + keys.wrong_shape.size(), keys.unknown.size());
     print_list("Missing tensors", keys.missing);

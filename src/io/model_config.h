@@ -45,7 +45,8 @@ struct VaeConfig {
     float scale_factor = 0.18215f;
 };
 
-// CLIP text transformer. SD 1.x: HF CLIPTextModel names; SD 2.x: OpenCLIP names.
+// CLIP text transformer, and which of its hidden states becomes the UNet's context. SD 1.x: openai
+// CLIP ViT-L/14 under HF names; SD 2.x: OpenCLIP ViT-H/14 under OpenCLIP names.
 struct TextConfig {
     enum class Naming { HuggingFace, OpenClip } naming = Naming::HuggingFace;
     int vocab_size = 49408;
@@ -55,6 +56,18 @@ struct TextConfig {
     int intermediate = 3072;
     int context_length = 77;
     bool quick_gelu = true;  // openai CLIP; OpenCLIP ViT-H uses exact gelu
+    // Token ids after a chunk's end token: 49407 (SD 1.x's HF tokenizer pads with the end token) or 0
+    // (open_clip.tokenize; webui's id_pad for OpenCLIP).
+    int pad_token = 49407;
+    // The hidden state used, counted from the end: 1 = the last layer's output, 2 = the penultimate
+    // (FrozenOpenCLIPEmbedder layer="penultimate"), then the final LayerNorm when `final_norm`.
+    int layer = 1;
+    bool final_norm = true;
+    // Whether the user's clip skip replaces `layer` (webui: SD 1.x's CLIP; its OpenCLIP wrapper keeps
+    // the penultimate layer whatever the setting).
+    bool clip_skip_applies = true;
+    // The layer counted from the end for a user's clip skip setting.
+    int layer_for(int clip_skip) const { return clip_skip_applies ? clip_skip : layer; }
 };
 
 // Diffusion schedule (ddpm.py register_schedule).
@@ -77,6 +90,13 @@ struct ModelConfig {
     TextConfig text;
     ScheduleConfig schedule;
     std::string config_source = "inferred from tensor shapes";  // or the sidecar yaml's path
+
+    // What webui and the original scripts default to for this model: 512 (SD 1.x, SD 2.x eps),
+    // 768 (SD 2.x v), 1024 (SDXL). `prediction` when the config cannot tell (SD 2.x without a yaml).
+    int default_size(Prediction prediction) const;
+    int default_size() const { return default_size(schedule.prediction); }
+    // "SD 2.x 768-v (inpainting)": the family with its variant, as `difu inspect` names it.
+    std::string display_name() const;
 
     // Whether difu can generate with this model today; when not, why not.
     bool supported() const { return unsupported_reason().empty(); }

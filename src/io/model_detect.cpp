@@ -7,14 +7,12 @@
 
 #include "io/ldm_yaml.h"
 #include "io/model_config.h"
+#include "io/model_family.h"
 
 namespace difu {
 namespace {
 
 constexpr int kClipHeadChannels = 64;  // CLIP text towers: 64 channels per attention head
-constexpr int kSD1UNetHeads = 8;       // SD 1.x UNet: num_heads = 8 at every level
-constexpr int kSD2HeadChannels = 64;   // SD 2.x / SDXL UNet: num_head_channels = 64
-constexpr float kSDXLScaleFactor = 0.13025f;
 
 // Shape of `name`, or nothing.
 std::optional<Shape> shape_of(const Checkpoint& ck, const std::string& name) {
@@ -110,29 +108,24 @@ VaeConfig infer_vae(const Checkpoint& ck, const std::string& p) {
     return v;
 }
 
-TextConfig infer_text_hf(const Checkpoint& ck, const std::string& p) {
+TextConfig infer_text(const Checkpoint& ck, const TextEncoderConvention& c) {
+    const std::string p(c.prefix);
+    const bool hf = c.naming == TextConfig::Naming::HuggingFace;
+    const std::string token_embedding = p + (hf ? "embeddings.token_embedding.weight" : "token_embedding.weight");
     TextConfig t;
-    t.naming = TextConfig::Naming::HuggingFace;
-    t.vocab_size = dim_of(ck, p + "embeddings.token_embedding.weight", 0);
-    t.width = dim_of(ck, p + "embeddings.token_embedding.weight", 1);
-    t.context_length = dim_of(ck, p + "embeddings.position_embedding.weight", 0);
-    t.layers = count_indexed(ck, p + "encoder.layers.");
-    t.intermediate = dim_of(ck, p + "encoder.layers.0.mlp.fc1.weight", 0);
-    t.heads = ratio(ck, t.width, kClipHeadChannels, p + "embeddings.token_embedding");
-    t.quick_gelu = true;
-    return t;
-}
-
-TextConfig infer_text_openclip(const Checkpoint& ck, const std::string& p) {
-    TextConfig t;
-    t.naming = TextConfig::Naming::OpenClip;
-    t.vocab_size = dim_of(ck, p + "token_embedding.weight", 0);
-    t.width = dim_of(ck, p + "token_embedding.weight", 1);
-    t.context_length = dim_of(ck, p + "positional_embedding", 0);
-    t.layers = count_indexed(ck, p + "transformer.resblocks.");
-    t.intermediate = dim_of(ck, p + "transformer.resblocks.0.mlp.c_fc.weight", 0);
-    t.heads = ratio(ck, t.width, kClipHeadChannels, p + "token_embedding");
-    t.quick_gelu = false;  // OpenCLIP ViT-H/14 and ViT-bigG use exact GELU
+    t.naming = c.naming;
+    t.vocab_size = dim_of(ck, token_embedding, 0);
+    t.width = dim_of(ck, token_embedding, 1);
+    t.context_length = dim_of(ck, p + (hf ? "embeddings.position_embedding.weight" : "positional_embedding"), 0);
+    t.layers = count_indexed(ck, p + (hf ? "encoder.layers." : "transformer.resblocks."));
+    t.intermediate = dim_of(ck, p + (hf ? "encoder.layers.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight"), 0);
+    t.heads = ratio(ck, t.width, kClipHeadChannels, token_embedding);
+    t.quick_gelu = c.quick_gelu;
+    t.pad_token = c.pad_token;
+    t.layer = c.layer;
+    t.final_norm = c.final_norm;
+    t.clip_skip_applies = c.clip_skip_applies;
+    if (t.layers < c.layer) throw Error::at(ck.path, "the text encoder under '{}' has {} layers", p, t.layers);
     return t;
 }
 
@@ -153,14 +146,7 @@ TextConfig infer_text_openclip(const Checkpoint& ck, const std::string& p) {
 }  // namespace
 
 std::string_view family_name(ModelFamily f) {
-    switch (f) {
-        case ModelFamily::SD1: return "SD 1.x";
-        case ModelFamily::SD2: return "SD 2.x";
-        case ModelFamily::SDXL: return "SDXL";
-        case ModelFamily::SDXLRefiner: return "SDXL refiner";
-        case ModelFamily::Unknown: return "unknown";
-    }
-    return "?";
+    return f == ModelFamily::Unknown ? std::string_view("unknown") : describe(f).name;
 }
 
 std::vector<int> UNetConfig::attention_resolutions() const {
@@ -170,9 +156,24 @@ std::vector<int> UNetConfig::attention_resolutions() const {
     return r;
 }
 
+int ModelConfig::default_size(Prediction prediction) const {
+    const FamilyDescription& d = describe(family);
+    return prediction == Prediction::V ? d.default_size_v : d.default_size_eps;
+}
+
+std::string ModelConfig::display_name() const {
+    std::string name(family_name(family));
+    if (family == ModelFamily::SD2)
+        name += !schedule.prediction_known ? " (512 eps or 768-v: a probe of the UNet decides at load)"
+                : schedule.prediction == Prediction::V ? " 768-v" : " 512 (eps)";
+    if (!variant.empty()) name += " " + variant;
+    return name;
+}
+
 std::string ModelConfig::unsupported_reason() const {
-    if (family != ModelFamily::SD1)
-        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x only for now)", family_name(family));
+    if (!describe(family).supported)
+        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x and SD 2.x for now)",
+                           family_name(family));
     if (variant == "inpainting") return "inpainting UNets (9 input channels) are not supported yet";
     if (!variant.empty()) return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
     return "";
@@ -181,36 +182,23 @@ std::string ModelConfig::unsupported_reason() const {
 ModelConfig infer_config(const Checkpoint& ck) {
     ModelConfig cfg;
     if (!has_prefix(ck, cfg.unet_prefix)) not_a_model(ck);
-    if (has_prefix(ck, "conditioner.embedders.")) {
-        cfg.family = has_prefix(ck, "conditioner.embedders.1.") ? ModelFamily::SDXL : ModelFamily::SDXLRefiner;
-        cfg.text_prefix = cfg.family == ModelFamily::SDXL ? "conditioner.embedders.0.transformer.text_model."
-                                                          : "conditioner.embedders.0.model.";
-    } else if (ck.has("cond_stage_model.model.token_embedding.weight")) {
-        cfg.family = ModelFamily::SD2;
-        cfg.text_prefix = "cond_stage_model.model.";
-    } else if (ck.has("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight")) {
-        cfg.family = ModelFamily::SD1;
-    } else if (ck.has("cond_stage_model.transformer.embeddings.token_embedding.weight")) {
-        cfg.family = ModelFamily::SD1;  // written by transformers < 4.x, without the "text_model." level
-        cfg.text_prefix = "cond_stage_model.transformer.";
-    } else {
-        throw Error::at(ck.path, "has a UNet but no text encoder this version of difu knows "
-                                 "(expected 'cond_stage_model.transformer.text_model.*' for SD 1.x)");
-    }
+    const FamilyDescription* family = nullptr;
+    for (const FamilyDescription& f : model_families())
+        if (ck.has(std::string(f.identifying_key))) { family = &f; break; }
+    if (!family)
+        throw Error::at(ck.path, "has a UNet but no text encoder this version of difu knows (expected "
+                                 "'cond_stage_model.transformer.text_model.*' for SD 1.x, 'cond_stage_model.model.*' "
+                                 "for SD 2.x, 'conditioner.embedders.*' for SDXL)");
+    cfg.family = family->family;
+    const TextEncoderConvention& text = family->text_encoders.front();
+    cfg.text_prefix = std::string(text.prefix);
     cfg.unet = infer_unet(ck, cfg.unet_prefix);
     cfg.vae = infer_vae(ck, cfg.vae_prefix);
-    if (cfg.family == ModelFamily::SD1 || cfg.family == ModelFamily::SDXL)
-        cfg.text = infer_text_hf(ck, cfg.text_prefix);
-    else
-        cfg.text = infer_text_openclip(ck, cfg.text_prefix);
-    if (cfg.family == ModelFamily::SD1) {
-        cfg.unet.num_heads = kSD1UNetHeads;
-    } else {
-        cfg.unet.num_heads = -1;
-        cfg.unet.num_head_channels = kSD2HeadChannels;
-    }
-    if (cfg.family == ModelFamily::SDXL || cfg.family == ModelFamily::SDXLRefiner) cfg.vae.scale_factor = kSDXLScaleFactor;
-    if (cfg.family == ModelFamily::SD2) cfg.schedule.prediction_known = false;  // 512-base is eps, 768-v is v
+    cfg.text = infer_text(ck, text);
+    cfg.unet.num_heads = family->unet_num_heads;
+    cfg.unet.num_head_channels = family->unet_head_channels;
+    cfg.vae.scale_factor = family->vae_scale_factor;
+    cfg.schedule.prediction_known = family->prediction_from_keys;
     if (cfg.unet.in_channels == 9) cfg.variant = "inpainting";
     else if (cfg.unet.in_channels == 8) cfg.variant = "instruct-pix2pix";
     else if (cfg.unet.in_channels != 4)

@@ -10,29 +10,48 @@
 
 namespace difu {
 
+namespace {
+constexpr int kQkvParts = 3;
+
+ClipEncoderLayer hf_layer(const Weights& l, int64_t W, int64_t I) {  // "encoder.layers.{i}."
+    ClipEncoderLayer layer;
+    layer.layer_norm1 = l.norm("layer_norm1", W);
+    layer.layer_norm2 = l.norm("layer_norm2", W);
+    layer.qkv_proj = l.sub("self_attn").linear_stacked({"q_proj", "k_proj", "v_proj"}, W, W, /*bias=*/true);
+    layer.out_proj = l.linear("self_attn.out_proj", W, W);
+    layer.fc1 = l.linear("mlp.fc1", I, W);
+    layer.fc2 = l.linear("mlp.fc2", W, I);
+    return layer;
+}
+
+ClipEncoderLayer openclip_layer(const Weights& l, int64_t W, int64_t I) {  // "transformer.resblocks.{i}."
+    ClipEncoderLayer layer;
+    layer.layer_norm1 = l.norm("ln_1", W);
+    layer.layer_norm2 = l.norm("ln_2", W);
+    // nn.MultiheadAttention keeps q, k, v stacked already: in_proj_weight [3W, W], in_proj_bias [3W].
+    const Tensor& w = l.stored("attn.in_proj_weight", {kQkvParts * W, W});
+    layer.qkv_proj = Linear(w, l.f32("attn.in_proj_bias", {kQkvParts * W}), l.precision());
+    l.release({&w});
+    layer.out_proj = l.linear("attn.out_proj", W, W);
+    layer.fc1 = l.linear("mlp.c_fc", I, W);
+    layer.fc2 = l.linear("mlp.c_proj", W, I);
+    return layer;
+}
+}  // namespace
+
 ClipTextModel::ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision) : cfg_(cfg.text) {
-    if (cfg_.naming != TextConfig::Naming::HuggingFace)
-        throw Error::at(ck.path, "OpenCLIP text encoders (SD 2.x) are not supported yet");
     const int64_t W = cfg_.width, L = cfg_.context_length;
+    const bool hf = cfg_.naming == TextConfig::Naming::HuggingFace;
     Weights w(ck, cfg.text_prefix, precision);
-    token_embedding_ = w.raw("embeddings.token_embedding.weight", {cfg_.vocab_size, W});
+    token_embedding_ = w.raw(hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", {cfg_.vocab_size, W});
     if (!is_float(token_embedding_.dtype()))
         throw Error::at(ck.path, "token embedding has dtype {}", dtype_name(token_embedding_.dtype()));
-    position_embedding_ = w.f32("embeddings.position_embedding.weight", {L, W}).clone();
-    for (int i = 0; i < cfg_.layers; ++i) {
-        Weights l = w.sub("encoder.layers").sub(i);
-        ClipEncoderLayer layer;
-        layer.layer_norm1 = l.norm("layer_norm1", W);
-        layer.layer_norm2 = l.norm("layer_norm2", W);
-        layer.q_proj = l.linear("self_attn.q_proj", W, W);
-        layer.k_proj = l.linear("self_attn.k_proj", W, W);
-        layer.v_proj = l.linear("self_attn.v_proj", W, W);
-        layer.out_proj = l.linear("self_attn.out_proj", W, W);
-        layer.fc1 = l.linear("mlp.fc1", cfg_.intermediate, W);
-        layer.fc2 = l.linear("mlp.fc2", W, cfg_.intermediate);
-        layers_.push_back(std::move(layer));
-    }
-    final_layer_norm_ = w.norm("final_layer_norm", W);
+    position_embedding_ = w.f32(hf ? "embeddings.position_embedding.weight" : "positional_embedding", {L, W}).clone();
+    const Weights blocks = hf ? w.sub("encoder.layers") : w.sub("transformer.resblocks");
+    for (int i = 0; i < cfg_.layers; ++i)
+        layers_.push_back(hf ? hf_layer(blocks.sub(i), W, cfg_.intermediate)
+                             : openclip_layer(blocks.sub(i), W, cfg_.intermediate));
+    final_layer_norm_ = w.norm(hf ? "final_layer_norm" : "ln_final", W);
 }
 
 // x_0[b, t] = token_embedding[ids[b, t]] + position_embedding[t]
@@ -58,23 +77,25 @@ Tensor ClipTextModel::embed(std::span<const int> ids, int64_t batch) const {
     return x;
 }
 
-// Pre-LN transformer block with causal self-attention and a quick_gelu MLP.
+// Pre-LN transformer block with causal self-attention and a quick_gelu (openai) or gelu (OpenCLIP) MLP.
 void ClipTextModel::layer_forward(const ClipEncoderLayer& layer, Tensor& x, int64_t batch, Arena& arena) const {
     const int64_t W = cfg_.width, L = cfg_.context_length, rows = batch * L;
     float* xp = x.mutable_data<float>();
     Tensor h = arena.alloc({rows, W});
     layer_norm(xp, h.mutable_data<float>(), rows, W, layer.layer_norm1.weight.data<float>(),
                layer.layer_norm1.bias.data<float>());
-    Tensor q = layer.q_proj.forward(h, arena), k = layer.k_proj.forward(h, arena), v = layer.v_proj.forward(h, arena);
+    Tensor qkv = layer.qkv_proj.forward(h, arena);  // [rows, 3W]: q, k, v are column slices
+    const float* q = qkv.data<float>();
     AttentionShape s;
     s.batch = batch;
     s.heads = cfg_.heads;
     s.q_len = s.kv_len = L;
     s.head_dim = W / cfg_.heads;
-    s.q_stride = s.k_stride = s.v_stride = s.out_stride = W;
+    s.q_stride = s.k_stride = s.v_stride = kQkvParts * W;
+    s.out_stride = W;
     s.causal = true;
     Tensor a = arena.alloc({rows, W});
-    attention(q.data<float>(), k.data<float>(), v.data<float>(), a.mutable_data<float>(), s,
+    attention(q, q + W, q + 2 * W, a.mutable_data<float>(), s,
               1.0f / std::sqrt(static_cast<float>(s.head_dim)));
     Tensor o = layer.out_proj.forward(a, arena);
     add_inplace(xp, o.data<float>(), rows * W);
@@ -93,19 +114,22 @@ Tensor ClipTextModel::forward(std::span<const int> ids, int64_t batch, int clip_
     const int64_t W = cfg_.width, L = cfg_.context_length;
     if (static_cast<int64_t>(ids.size()) != batch * L)
         throw Error::make("text encoder expects {} x {} token ids, got {}", batch, L, ids.size());
-    if (clip_skip < 1 || clip_skip > cfg_.layers)
-        throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, clip_skip);
+    const int layer = cfg_.layer_for(clip_skip);
+    if (layer < 1 || layer > cfg_.layers)
+        throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, layer);
     Tensor x = embed(ids, batch);
     if (hidden_states) hidden_states->push_back(x.clone());
-    const int run_layers = cfg_.layers + 1 - clip_skip;  // the last clip_skip - 1 layers are never used
+    const int run_layers = cfg_.layers + 1 - layer;  // the last layer - 1 blocks are never used
     const Arena::Mark scratch = arena.mark();
     for (int l = 0; l < run_layers; ++l) {
         layer_forward(layers_[static_cast<size_t>(l)], x, batch, arena);
         if (hidden_states) hidden_states->push_back(x.clone());
         arena.rewind(scratch);
     }
-    float* xp = x.mutable_data<float>();
-    layer_norm(xp, xp, batch * L, W, final_layer_norm_.weight.data<float>(), final_layer_norm_.bias.data<float>());
+    if (cfg_.final_norm) {
+        float* xp = x.mutable_data<float>();
+        layer_norm(xp, xp, batch * L, W, final_layer_norm_.weight.data<float>(), final_layer_norm_.bias.data<float>());
+    }
     return x;
 }
 

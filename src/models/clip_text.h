@@ -1,8 +1,14 @@
-// models/clip_text.h — the CLIP text transformer of SD 1.x (openai ViT-L/14 text tower, HF names
-// under "cond_stage_model.transformer.text_model."):
+// models/clip_text.h — the CLIP text transformer: SD 1.x's openai ViT-L/14 text tower (HF names under
+// "cond_stage_model.transformer.text_model.") and SD 2.x's OpenCLIP ViT-H/14 (open_clip names under
+// "cond_stage_model.model."): the same pre-LN transformer under two namings.
 //   x_0 = token_embedding[ids] + position_embedding
-//   x_l = x_{l-1} + out_proj(attn_causal(LN1(x_{l-1})));  x_l = x_l + fc2(quick_gelu(fc1(LN2(x_l))))
-//   context = final_layer_norm(x_{L + 1 - clip_skip})   (clip_skip 1 = last layer, 2 = penultimate, as webui)
+//   x_l = x_{l-1} + out_proj(attn_causal(LN1(x_{l-1})));  x_l = x_l + fc2(act(fc1(LN2(x_l))))
+//   context = final_layer_norm(x_{L + 1 - layer})   (layer 1 = last, 2 = penultimate; act = quick_gelu | gelu)
+// HF                           OpenCLIP
+// embeddings.token_embedding   token_embedding                 encoder.layers.{i}   transformer.resblocks.{i}
+// embeddings.position_embedding positional_embedding           layer_norm1/2        ln_1/2
+// self_attn.{q,k,v}_proj       attn.in_proj_{weight,bias}      mlp.fc1/fc2          mlp.c_fc/c_proj
+// self_attn.out_proj           attn.out_proj                   final_layer_norm     ln_final
 #pragma once
 #include <span>
 #include <vector>
@@ -13,10 +19,11 @@
 
 namespace difu {
 
-struct ClipEncoderLayer {  // "encoder.layers.{i}."
+struct ClipEncoderLayer {  // "encoder.layers.{i}." | "transformer.resblocks.{i}."
     NormWeights layer_norm1, layer_norm2;
-    Linear q_proj, k_proj, v_proj, out_proj;  // "self_attn.*"
-    Linear fc1, fc2;                          // "mlp.*"
+    Linear qkv_proj;  // [q; k; v] stacked: HF's q_proj, k_proj, v_proj; OpenCLIP's in_proj as stored
+    Linear out_proj;
+    Linear fc1, fc2;
 };
 
 class ClipTextModel {
@@ -25,7 +32,8 @@ public:
 
     const TextConfig& config() const { return cfg_; }
 
-    // ids: batch x context_length token ids. Returns [batch, context_length, width] (a fresh tensor).
+    // ids: batch x context_length token ids. Returns [batch, context_length, width] (a fresh tensor):
+    // the hidden state config().layer_for(clip_skip) from the end, final-normed when the config says so.
     // `hidden_states`, when given, receives the residual stream before the final norm: [0] = the
     // embeddings, [l] = after layer l (only the layers that were computed).
     Tensor forward(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,

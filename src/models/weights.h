@@ -39,6 +39,10 @@ public:
     void release(std::initializer_list<const Tensor*> tensors) const;
 
     Linear linear(const std::string& name, int64_t out, int64_t in, bool bias = true) const;
+    // Several [out, in] projections of the same input stacked into one [parts * out, in] Linear
+    // ("to_q", "to_k", "to_v" -> one product whose column slices are q, k and v). Stacked in the compute
+    // dtype, so a bf16 model never holds them in f32.
+    Linear linear_stacked(std::initializer_list<const char*> names, int64_t out, int64_t in, bool bias) const;
     NormWeights norm(const std::string& name, int64_t channels) const;
 
 private:

@@ -1,5 +1,6 @@
 #include "pipeline/conditioning.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace difu {
@@ -9,6 +10,14 @@ double mean_of(const float* p, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += p[i];
     return s / static_cast<double>(n);
+}
+
+// Chunks come end-padded (SD 1.x's convention); an encoder whose pad token differs gets every id after
+// the first end token replaced, as webui's process_tokens does (OpenCLIP: 0, as open_clip.tokenize).
+std::array<int, kClipChunkLength> with_padding(std::array<int, kClipChunkLength> ids, int pad_token) {
+    auto end = std::find(ids.begin(), ids.end(), kClipEndToken);
+    if (end != ids.end()) std::fill(end + 1, ids.end(), pad_token);
+    return ids;
 }
 }  // namespace
 
@@ -20,7 +29,7 @@ Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, i
     Tensor context = Tensor::empty({1, chunks * L, W});
     for (int64_t c = 0; c < chunks; ++c) {
         const PromptChunk& chunk = prompt.chunks[static_cast<size_t>(c)];
-        Tensor z = clip.forward(chunk.ids, 1, clip_skip, arena);
+        Tensor z = clip.forward(with_padding(chunk.ids, clip.config().pad_token), 1, clip_skip, arena);
         float* zp = z.mutable_data<float>();
         const double original_mean = mean_of(zp, L * W);
         for (int64_t t = 0; t < L; ++t)

@@ -25,9 +25,9 @@ Tensor batch_context(const GuidedModel& m, int64_t batch, bool guided) {
     return both;
 }
 
-// eps for x [B, ...] at (fractional) timestep t with input scale c_in; returns {eps_u, eps_c} halves
-// (eps_u undefined without guidance).
-std::pair<Tensor, Tensor> eps_halves(const GuidedModel& m, const Tensor& x, float t, float c_in) {
+// The UNet's output (eps or v) for x [B, ...] at (fractional) timestep t with input scale c_in; returns
+// the {unconditional, conditional} halves (the first undefined without guidance).
+std::pair<Tensor, Tensor> output_halves(const GuidedModel& m, const Tensor& x, float t, float c_in) {
     const int64_t b = x.dim(0);
     const bool guided = m.scale != 1.0f;
     const int64_t n = guided ? 2 * b : b;
@@ -48,18 +48,21 @@ std::pair<Tensor, Tensor> eps_halves(const GuidedModel& m, const Tensor& x, floa
 
 Denoiser make_cfg_denoiser(const GuidedModel& m) {
     return [&m](const Tensor& x, float sigma) {
-        const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
-        auto [eu, ec] = eps_halves(m, x, static_cast<float>(m.schedule.sigma_to_t(sigma)), c_in);
+        const float s2 = sigma * sigma + 1.0f;
+        const float c_in = 1.0f / std::sqrt(s2);
+        const bool v = m.prediction == Prediction::V;
+        const float c_skip = v ? 1.0f / s2 : 1.0f, c_out = v ? -sigma / std::sqrt(s2) : -sigma;
+        auto [fu, fc] = output_halves(m, x, static_cast<float>(m.schedule.sigma_to_t(sigma)), c_in);
         Tensor out = Tensor::empty(x.shape());
         auto o = out.f32_mut();
-        auto xs = x.f32(), c = ec.f32();
-        if (!eu.defined()) {
-            for (size_t i = 0; i < o.size(); ++i) o[i] = xs[i] + c[i] * -sigma;
+        auto xs = x.f32(), c = fc.f32();
+        if (!fu.defined()) {
+            for (size_t i = 0; i < o.size(); ++i) o[i] = c[i] * c_out + xs[i] * c_skip;
             return out;
         }
-        auto u = eu.f32();
+        auto u = fu.f32();
         for (size_t i = 0; i < o.size(); ++i) {
-            const float du = xs[i] + u[i] * -sigma, dc = xs[i] + c[i] * -sigma;  // denoised per half
+            const float du = u[i] * c_out + xs[i] * c_skip, dc = c[i] * c_out + xs[i] * c_skip;  // denoised per half
             o[i] = du + (dc - du) * m.scale;
         }
         return out;
@@ -68,12 +71,21 @@ Denoiser make_cfg_denoiser(const GuidedModel& m) {
 
 EpsModel make_cfg_eps(const GuidedModel& m) {
     return [&m](const Tensor& x, int t) {
-        auto [eu, ec] = eps_halves(m, x, static_cast<float>(t), 1.0f);
-        if (!eu.defined()) return ec;
-        Tensor out = Tensor::empty(x.shape());
-        auto o = out.f32_mut();
-        auto u = eu.f32(), c = ec.f32();
-        for (size_t i = 0; i < o.size(); ++i) o[i] = u[i] + m.scale * (c[i] - u[i]);
+        auto [fu, fc] = output_halves(m, x, static_cast<float>(t), 1.0f);
+        Tensor out = fc;
+        if (fu.defined()) {
+            out = Tensor::empty(x.shape());
+            auto o = out.f32_mut();
+            auto u = fu.f32(), c = fc.f32();
+            for (size_t i = 0; i < o.size(); ++i) o[i] = u[i] + m.scale * (c[i] - u[i]);
+        }
+        if (m.prediction == Prediction::V) {  // eps = sqrt(a_t) v + sqrt(1 - a_t) x
+            const double a = m.schedule.alphas_cumprod().at(static_cast<size_t>(t));
+            const float sqrt_a = static_cast<float>(std::sqrt(a)), sqrt_1ma = static_cast<float>(std::sqrt(1.0 - a));
+            auto o = out.f32_mut();
+            auto xs = x.f32();
+            for (size_t i = 0; i < o.size(); ++i) o[i] = sqrt_a * o[i] + sqrt_1ma * xs[i];
+        }
         return out;
     };
 }

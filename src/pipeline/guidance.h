@@ -2,8 +2,12 @@
 //   eps_hat = eps_u + s (eps_c - eps_u)    with the unconditional and conditional halves in one
 //                                           batch-2B UNet call ([uncond..., cond...]); s = 1 skips the
 //                                           unconditional half.
-//   k-diffusion (CompVisDenoiser):  D(x, sigma) = x - sigma eps(x / sqrt(sigma^2 + 1), t(sigma)),
-//                                   guidance applied to D as k-diffusion's CFGDenoiser does.
+//   k-diffusion:  D(x, sigma) = c_skip x + c_out F(c_in x, t(sigma)),  c_in = 1 / sqrt(sigma^2 + 1)
+//                   eps models (CompVisDenoiser):   c_skip = 1,                c_out = -sigma
+//                   v models (CompVisVDenoiser):    c_skip = 1 / (sigma^2 + 1), c_out = -sigma / sqrt(sigma^2 + 1)
+//                 guidance applied to D as k-diffusion's CFGDenoiser does.
+//   CompVis DDIM / PLMS on a v model: guidance on v, then eps = sqrt(a_t) v + sqrt(1 - a_t) x
+//                 (LatentDiffusion.predict_eps_from_z_and_v).
 #pragma once
 #include "models/unet/unet.h"
 #include "sampling/denoiser.h"
@@ -18,6 +22,7 @@ struct GuidedModel {
     float scale = 7.0f;
     Arena& arena;
     int* unet_calls = nullptr;  // counts UNet evaluations (progress, tests)
+    Prediction prediction = Prediction::Eps;  // what the UNet outputs
 };
 
 Denoiser make_cfg_denoiser(const GuidedModel& m);

@@ -14,6 +14,7 @@
 #include "kernels/dnnl_weights.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
+#include "pipeline/prediction_probe.h"
 #include "sampling/ddim.h"
 #include "sampling/ddpm.h"
 #include "sampling/k_samplers.h"
@@ -109,7 +110,30 @@ const ClipTextModel& DiffusionPipeline::text_model(double* build_seconds) {
 
 const UNetModel& DiffusionPipeline::unet_model(double* build_seconds) {
     release_all_but(unet_.get());
-    return build_if_needed(unet_, ck_, cfg_, precision_, build_seconds);
+    const UNetModel& unet = build_if_needed(unet_, ck_, cfg_, precision_, build_seconds);
+    if (!cfg_.schedule.prediction_known) {
+        const auto t0 = Clock::now();
+        const PredictionProbe probe = probe_prediction(unet);
+        cfg_.schedule.prediction = probe.prediction;
+        cfg_.schedule.prediction_known = true;
+        cfg_.config_source += fmt::format("; {} prediction by webui's UNet probe (mean(out - x) = {:.3g})",
+                                          probe.prediction == Prediction::V ? "v" : "eps", probe.mean_output_minus_input);
+        if (build_seconds) *build_seconds += since(t0);
+    }
+    return unet;
+}
+
+Prediction DiffusionPipeline::prediction(double* build_seconds) {
+    if (!cfg_.schedule.prediction_known) unet_model(build_seconds);
+    return cfg_.schedule.prediction;
+}
+
+void DiffusionPipeline::resolve_default_size(GenerateRequest& r, double* build_seconds) {
+    if (r.width != kModelDefaultSize && r.height != kModelDefaultSize) return;
+    const int side = cfg_.default_size(prediction(build_seconds));
+    if (r.width == kModelDefaultSize) r.width = side;
+    if (r.height == kModelDefaultSize) r.height = side;
+    validate_request(r);
 }
 
 const AutoencoderKL& DiffusionPipeline::vae_model(double* build_seconds) {
@@ -158,6 +182,7 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
     // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
     Arena arena;
     GuidedModel guided{unet, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
+    guided.prediction = cfg_.schedule.prediction;  // known: the UNet is built (and probed if need be)
     auto condition_for = [&](int step) {
         guided.cond = prompts.cond.at(step);
         guided.uncond = prompts.uncond.at(step);
@@ -289,7 +314,10 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
         prompts.empty_chunk = encode("");
     std::optional<Tensor> moments;
-    if (r.init_image) moments = encode_init_image(vae_model(&build), r, arena);
+    if (r.init_image) {
+        resolve_default_size(r, &build);  // the init image is resized to it
+        moments = encode_init_image(vae_model(&build), r, arena);
+    }
     result.times.text = phase_seconds(t0, 0);
 
     // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
@@ -299,6 +327,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     double build_before = build;
     t0 = Clock::now();
     const UNetModel& unet = unet_model(&build);
+    resolve_default_size(r, &build);
     {  // normally done by now (it ran beside the builds); never beside the sampler
         const auto wait_start = Clock::now();
         model_sha256();

@@ -77,6 +77,9 @@ public:
     GenerateResult generate(const GenerateRequest& request, const ProgressFn& progress = nullptr);
 
     const ModelConfig& config() const { return cfg_; }
+    // eps or v. When neither the keys nor a sidecar yaml tell (SD 2.x), the first call builds the UNet
+    // (if it is not built yet) and probes it as webui does (pipeline/prediction_probe.h).
+    Prediction prediction(double* build_seconds = nullptr);
     const std::string& model_path() const { return path_; }
     std::string model_name() const;        // file name without extension, as webui shows it
     const std::string& model_sha256();     // the file's SHA-256 in hex (computed once; thread-safe)
@@ -92,6 +95,9 @@ private:
                         const PromptConditioning& prompts, const ProgressFn& progress);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
+    // Width / height left at kModelDefaultSize become the model's default size, then the request is
+    // checked again.
+    void resolve_default_size(GenerateRequest& r, double* build_seconds);
     // The model for the next phase, built if needed (its build time added to *build_seconds); under
     // OneAtATime the other two are released first.
     const ClipTextModel& text_model(double* build_seconds);

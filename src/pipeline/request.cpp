@@ -10,6 +10,7 @@ namespace difu {
 void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     constexpr int kLatentFactor = 8;  // the VAE's downscale
     for (auto [name, v] : {std::pair{"width", r.width}, {"height", r.height}}) {
+        if (v == kModelDefaultSize) continue;  // the pipeline fills it in (and checks again)
         if (v < 64 || v > lim.max_side) throw Error::make("{} must be between 64 and {}, got {}", name, lim.max_side, v);
         if (v % kLatentFactor != 0) throw Error::make("{} must be a multiple of 8, got {}", name, v);
     }

@@ -12,11 +12,12 @@
 namespace difu {
 
 inline constexpr int64_t kRandomSeed = -1;  // pick a random seed and report it
+inline constexpr int kModelDefaultSize = 0;  // width / height: the model's own (512, 768 for v, 1024 SDXL)
 
 struct GenerateRequest {
     std::string prompt;
     std::string negative_prompt;
-    int width = 512, height = 512;
+    int width = kModelDefaultSize, height = kModelDefaultSize;
     int steps = 20;
     float cfg_scale = 7.0f;
     std::string sampler = "euler_a";

@@ -82,8 +82,12 @@ void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) 
     r.prompt = f.string("prompt").value_or("");
     r.negative_prompt = f.string("negative_prompt").value_or("");
     r.seed = f.integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()).value_or(kRandomSeed);
-    r.width = f.int32("width").value_or(512);
-    r.height = f.int32("height").value_or(512);
+    constexpr int kWebuiDefaultSide = 512;  // webui's API default
+    for (auto [key, side] : {std::pair{"width", &r.width}, {"height", &r.height}}) {
+        *side = f.int32(key).value_or(kWebuiDefaultSide);
+        // The pipeline reads 0 as "the model's default size"; webui's API has no such value.
+        if (*side == kModelDefaultSize) throw bad_request(fmt::format("{}: 0 is not an image size", key));
+    }
     r.steps = f.int32("steps").value_or(50);
     // A double past float's range becomes infinity here, which validate_request refuses.
     r.cfg_scale = static_cast<float>(f.number("cfg_scale").value_or(7.0));

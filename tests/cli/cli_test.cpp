@@ -61,9 +61,13 @@ TEST(Cli, InspectsEveryFixtureFormat) {
         EXPECT_EQ(j["config"]["unet"]["model_channels"], 32);
         EXPECT_EQ(j["config"]["text_encoder"]["layers"], 2);
     }
-    CliRun text = run_difu("inspect " + fixture_path("sd2-tiny-v/model.safetensors"));
-    EXPECT_EQ(text.status, 0);
-    EXPECT_NE(text.output.find("not supported"), std::string::npos);
+    CliRun sd2 = run_difu("inspect " + fixture_path("sd2-tiny-v/model.safetensors"));
+    EXPECT_EQ(sd2.status, 0);
+    EXPECT_NE(sd2.output.find("SD 2.x"), std::string::npos) << sd2.output;
+    EXPECT_NE(sd2.output.find("OpenCLIP"), std::string::npos) << sd2.output;
+    CliRun sdxl = run_difu("inspect " + fixture_path("sdxl-tiny/model.safetensors"));
+    EXPECT_EQ(sdxl.status, 0);
+    EXPECT_NE(sdxl.output.find("not supported"), std::string::npos) << sdxl.output;
 }
 
 TEST(Cli, TokenizeJsonHasTheDocumentedShape) {

@@ -2,6 +2,8 @@
 // a round-tripping infotext, and one-line errors with exit code 2 for bad input.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -70,13 +72,26 @@ TEST(GenerateCli, BadInputGivesOneLineAndExitCode2) {
              {"generate" + kModel + " -p x --steps 0" + out, "steps"},
              {"generate" + kModel + " -p x -i /nonexistent.png" + out, "cannot open"},
              {"generate" + kModel + " -p x -i " + fixture_path("sd1-tiny/cases.json") + out, "cases.json"},
-             {"generate -m " + fixture_path("sd2-tiny-v/model.safetensors") + " -p x" + out, "not supported"},
+             {"generate -m " + fixture_path("sdxl-tiny/model.safetensors") + " -p x" + out, "not supported"},
          }) {
         Result r = difu_cli(args);
         EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
         EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
     }
+}
+
+// Largest difference, in 1/255, between a written image and a reference [1, 3, H, W] in [0, 1].
+int max_pixel_difference(const difu::Image& img, const difu::Tensor& expected) {
+    const int64_t h = expected.dim(2), w = expected.dim(3);
+    int worst = 0;
+    for (int c = 0; c < 3; ++c)
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x) {
+                const double e = expected.f32()[(c * h + y) * w + x] * 255.0;
+                worst = std::max(worst, static_cast<int>(std::lround(std::fabs(img.at(static_cast<int>(x), static_cast<int>(y))[c] - e) + 0.4999)));
+            }
+    return worst;
 }
 
 TEST(GenerateCli, DdimRunEqualsTheReferenceImage) {
@@ -88,14 +103,36 @@ TEST(GenerateCli, DdimRunEqualsTheReferenceImage) {
     ASSERT_EQ(r.status, 0) << r.output;
     const difu::Image img = difu::read_image(out);
     difu::Checkpoint ref = difu::load_checkpoint(fixture_path("sd1-tiny/ref.safetensors"));
-    const difu::Tensor& expected = ref.get("sample.ddim.image");  // [1, 3, 128, 128] in [0, 1]
     ASSERT_EQ(img.width, 128);
-    int worst = 0;
-    for (int c = 0; c < 3; ++c)
-        for (int y = 0; y < 128; ++y)
-            for (int x = 0; x < 128; ++x) {
-                const double e = expected.f32()[(c * 128 + y) * 128 + x] * 255.0;
-                worst = std::max(worst, static_cast<int>(std::lround(std::fabs(img.at(x, y)[c] - e) + 0.4999)));
-            }
-    EXPECT_LE(worst, 1) << "max pixel difference (in 1/255) vs the reference image";
+    EXPECT_LE(max_pixel_difference(img, ref.get("sample.ddim.image")), 1) << "max pixel difference (in 1/255) vs the reference image";
+}
+
+TEST(GenerateCli, Sd2VModelDdimRunEqualsTheReferenceImage) {
+    // sd2-tiny-v sample_ddim: Stability's DDIMSampler on the v model. Random weights cannot pass webui's
+    // v probe, so the model gets its LDM yaml beside it, as a user of a 768-v checkpoint would.
+    const std::string dir = temp_dir() + "/sd2v";
+    std::filesystem::create_directories(dir);
+    std::filesystem::remove(dir + "/model.safetensors");
+    std::filesystem::create_symlink(fixture_path("sd2-tiny-v/model.safetensors"), dir + "/model.safetensors");
+    std::ofstream(dir + "/model.yaml") << "model:\n  params:\n    parameterization: \"v\"\n";
+    const std::string out = dir + "/ddim.png";
+    Result r = difu_cli("generate -m " + dir + "/model.safetensors -p 'a photograph of an astronaut riding a horse' "
+                        "--sampler ddim --steps 10 --cfg-scale 7.5 -W 128 -H 128 --precision fp32 -s 1 --noise-file " +
+                        fixture_path("sd2-tiny-v/ref.safetensors") + ":sample.x_T -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("SD 2.x 768-v"), std::string::npos) << r.output;
+    difu::Checkpoint ref = difu::load_checkpoint(fixture_path("sd2-tiny-v/ref.safetensors"));
+    EXPECT_LE(max_pixel_difference(difu::read_image(out), ref.get("sample.ddim.image")), 1);
+}
+
+TEST(GenerateCli, Sd2WithoutYamlIsProbedAndGetsItsDefaultSize) {
+    // No yaml: webui's probe decides (eps for these random weights), and the size is that family's default.
+    const std::string out = temp_dir() + "/sd2-default.png";
+    Result r = difu_cli("generate -m " + fixture_path("sd2-tiny-v/model.safetensors") + " -p x --steps 1 -s 1 "
+                        "--precision fp32 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("UNet probe"), std::string::npos) << r.output;
+    const difu::Image img = difu::read_image(out);
+    EXPECT_EQ(img.width, 512);
+    EXPECT_EQ(img.height, 512);
 }

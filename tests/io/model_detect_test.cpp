@@ -72,14 +72,19 @@ TEST(ModelDetect, Sd21KeyListIsSd2WithLinearProjections) {
     Checkpoint ck = checkpoint_from_key_list(fixture_path("keys/sd21-keys.txt"));
     ModelConfig cfg = infer_config(ck);
     EXPECT_EQ(cfg.family, ModelFamily::SD2);
-    EXPECT_FALSE(cfg.supported());
-    EXPECT_NE(cfg.unsupported_reason().find("SD 2.x"), std::string::npos);
+    EXPECT_TRUE(cfg.supported()) << cfg.unsupported_reason();
     EXPECT_TRUE(cfg.unet.use_linear_in_transformer);
     EXPECT_EQ(cfg.unet.context_dim, 1024);
     EXPECT_EQ(cfg.unet.num_head_channels, 64);
     EXPECT_EQ(cfg.text.width, 1024);
     EXPECT_EQ(cfg.text.layers, 24);
+    EXPECT_EQ(cfg.text.pad_token, 0);             // open_clip.tokenize pads with 0
+    EXPECT_EQ(cfg.text.layer_for(1), 2);          // penultimate whatever the clip skip (webui)
+    EXPECT_TRUE(cfg.text.final_norm);
+    EXPECT_FALSE(cfg.text.quick_gelu);
     EXPECT_FALSE(cfg.schedule.prediction_known);
+    EXPECT_EQ(cfg.default_size(Prediction::V), 768);
+    EXPECT_EQ(cfg.default_size(Prediction::Eps), 512);
     KeyReport r = check_keys(ck, cfg);
     EXPECT_TRUE(r.missing.empty()) << r.missing.front();
     EXPECT_TRUE(r.wrong_shape.empty()) << r.wrong_shape.front();
@@ -108,12 +113,34 @@ TEST(ModelDetect, TinyFixtureMatchesItsLdmConfig) {
     EXPECT_EQ(r.used, 555u);
 }
 
-TEST(ModelDetect, Sd2TinyFixtureIsRecognisedAndRefused) {
+TEST(ModelDetect, Sd2TinyFixtureMatchesItsLdmConfig) {
     Checkpoint ck = load_checkpoint(fixture_path("sd2-tiny-v/model.safetensors"));
     ModelConfig cfg = detect_model(ck);
+    // cases.json config.scaled: unet mc 64, mult [1,2,2], 1 res block, attention [2,1], 64 channels/head, linear proj
     EXPECT_EQ(cfg.family, ModelFamily::SD2);
+    EXPECT_TRUE(cfg.supported());
+    EXPECT_EQ(cfg.unet.model_channels, 64);
+    EXPECT_EQ(cfg.unet.channel_mult, (std::vector<int>{1, 2, 2}));
+    EXPECT_EQ(cfg.unet.attention_resolutions(), (std::vector<int>{1, 2}));
+    EXPECT_EQ(cfg.unet.heads_for(128), 2);
+    EXPECT_TRUE(cfg.unet.use_linear_in_transformer);
+    EXPECT_EQ(cfg.unet.context_dim, 128);
+    EXPECT_EQ(cfg.text.naming, TextConfig::Naming::OpenClip);
+    EXPECT_EQ(cfg.text.width, 128);
+    EXPECT_EQ(cfg.text.layers, 3);
+    EXPECT_EQ(cfg.text.heads, 2);
+    EXPECT_FALSE(cfg.schedule.prediction_known);  // no sidecar yaml: the pipeline probes the UNet
+    KeyReport r = check_keys(ck, cfg);
+    EXPECT_TRUE(r.complete());
+    EXPECT_TRUE(r.unknown.empty());
+}
+
+TEST(ModelDetect, SdxlIsRecognisedAndRefusedWithItsName) {
+    Checkpoint ck = load_checkpoint(fixture_path("sdxl-tiny/model.safetensors"));
+    ModelConfig cfg = detect_model(ck);
+    EXPECT_EQ(cfg.family, ModelFamily::SDXL);
     EXPECT_FALSE(cfg.supported());
-    EXPECT_TRUE(check_keys(ck, cfg).unknown.empty());
+    EXPECT_NE(cfg.unsupported_reason().find("SDXL"), std::string::npos);
 }
 
 TEST(ModelDetect, InpaintingUnetIsNamed) {

@@ -1,29 +1,10 @@
 #include "models/unet/cross_attention.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "kernels/attention.h"
 
 namespace difu {
-
-namespace {
-// [W_q; W_k; W_v]: the three [inner, dim] projections stacked into one [3 inner, dim] weight.
-// Stacked in the compute dtype, so a bf16 model never holds them in f32.
-Linear stacked_qkv(const Weights& w, int64_t inner, int64_t dim) {
-    const DType dtype = w.precision() == Precision::BF16 ? DType::BF16 : DType::F32;
-    Tensor qkv = Tensor::empty({3 * inner, dim}, dtype);
-    size_t offset = 0;
-    for (const char* name : {"to_q.weight", "to_k.weight", "to_v.weight"}) {
-        const Tensor& stored = w.stored(name, {inner, dim});
-        Tensor part = stored.to(dtype);
-        std::memcpy(qkv.storage()->data() + qkv.byte_offset() + offset, part.raw(), part.nbytes());
-        offset += part.nbytes();
-        w.release({&stored});
-    }
-    return Linear(qkv, Tensor(), w.precision());
-}
-}  // namespace
 
 CrossAttention::CrossAttention(const Weights& w, int64_t query_dim, int64_t context_dim, int64_t heads, AttentionKind kind)
     : heads_(heads),
@@ -33,7 +14,7 @@ CrossAttention::CrossAttention(const Weights& w, int64_t query_dim, int64_t cont
     DIFU_CHECK(heads > 0 && query_dim % heads == 0, "{} channels do not split into {} heads", query_dim, heads);
     if (kind == AttentionKind::Self) {
         DIFU_CHECK(context_dim == query_dim, "self-attention with a context of another width");
-        to_qkv_ = stacked_qkv(w, inner_, query_dim);
+        to_qkv_ = w.linear_stacked({"to_q", "to_k", "to_v"}, inner_, query_dim, /*bias=*/false);
     } else {
         to_q_ = w.linear("to_q", query_dim, query_dim, /*bias=*/false);
         to_k_ = w.linear("to_k", query_dim, context_dim, false);

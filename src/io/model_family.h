@@ -1,0 +1,44 @@
+// io/model_family.h — what makes each Stable Diffusion family what it is, as data: where its parts live
+// in a single-file checkpoint, which text encoder it uses and which of its layers becomes the UNet's
+// context, the UNet's head convention, the VAE's scale factor, its default size, whether its keys tell
+// eps from v. Detection (io/model_detect.cpp) reads the checkpoint against these descriptions; adding a
+// family is adding a description (and its model parts), not an `if` in the pipeline or the front ends.
+#pragma once
+#include <span>
+#include <string_view>
+
+#include "io/model_config.h"
+
+namespace difu {
+
+// A text encoder a family conditions on.
+struct TextEncoderConvention {
+    std::string_view prefix;          // "cond_stage_model.transformer.text_model."
+    TextConfig::Naming naming;
+    bool quick_gelu;                  // openai CLIP: x sigmoid(1.702 x); OpenCLIP: exact erf GELU
+    int pad_token;                    // see TextConfig::pad_token
+    int layer;                        // hidden state from the end: 1 last, 2 penultimate
+    bool final_norm;
+    bool clip_skip_applies;
+};
+
+struct FamilyDescription {
+    ModelFamily family;
+    std::string_view name;                       // "SD 1.x"
+    std::string_view identifying_key;            // a tensor only this family's files have
+    // Its text encoders, in the order the conditioner concatenates them (difu runs the first today;
+    // SDXL's second comes with SDXL support).
+    std::span<const TextEncoderConvention> text_encoders;
+    int unet_num_heads;                          // fixed head count (SD 1.x: 8), or -1
+    int unet_head_channels;                      // channels per head (SD 2.x, SDXL: 64), or -1
+    float vae_scale_factor;
+    int default_size_eps, default_size_v;        // webui's / the original scripts' default sides
+    bool prediction_from_keys;                   // false: SD 2.x 512-base (eps) and 768 (v) share keys
+    bool supported;                              // difu generates with it today
+};
+
+// Every family difu recognises, in detection order.
+std::span<const FamilyDescription> model_families();
+const FamilyDescription& describe(ModelFamily family);
+
+}  // namespace difu
