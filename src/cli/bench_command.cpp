@@ -104,7 +104,7 @@ Reference measure_reference(int reps, Precision p) {
 
 struct Options {
     std::string model, component = "all", precision = "auto";
-    int size = 512, reps = 3, steps = 20;  // reps: best of 3, like the reference rates
+    int size = 0, reps = 3, steps = 20;  // size 0: the model's default; reps: best of 3, like the reference rates
     bool json = false, profile = false;
 };
 
@@ -215,10 +215,11 @@ void run_txt2img(const Options& o, const PrecisionChoice& choice) {
 }
 
 void run_bench(Options o) {
+    if (o.model.empty()) o.model = default_model();
+    if (o.size == 0) o.size = detect_model(load_checkpoint(o.model)).default_size();  // the header only (mmap)
     if (o.size % 8 != 0 || o.size < 64) throw Error::make("--size must be a multiple of 8 and at least 64, got {}", o.size);
     const PrecisionChoice choice = choose_precision(o.precision);
     o.precision = std::string(precision_name(choice.precision));
-    if (o.model.empty()) o.model = default_model();
     const bool all = o.component == "all";
     if (!all && o.component != "unet" && o.component != "vae" && o.component != "text" && o.component != "txt2img")
         throw Error::make("--component must be unet, vae, text, all or txt2img, not '{}'", o.component);
@@ -287,7 +288,7 @@ void add_bench_command(CLI::App& app) {
                     "unet, vae, text, all, or txt2img (a whole generation, load included, against its parts)")
         ->capture_default_str();
     cmd->add_option("--steps", o->steps, "Sampling steps of the txt2img run")->capture_default_str();
-    cmd->add_option("--size", o->size, "Image size in pixels (square)")->capture_default_str();
+    cmd->add_option("--size", o->size, "Image size in pixels (square); default: the model's (512, 768 for SD 2.x v)");
     cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
     cmd->add_flag("--json", o->json, "One JSON object per line per component");

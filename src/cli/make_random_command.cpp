@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "cli/commands.h"
+#include "io/model_family.h"
 #include "io/random_checkpoint.h"
 
 namespace difu::cli {
@@ -15,7 +18,8 @@ void add_make_random_command(CLI::App& app) {
                                    "its images are noise)");
     struct Options { std::string arch = "sd15", dtype = "f16", output; uint64_t seed = 0; };
     auto o = std::make_shared<Options>();
-    cmd->add_option("-a,--arch", o->arch, "Architecture: sd15 (SD 1.5) or tiny (the sd1-tiny fixture's shapes)")
+    cmd->add_option("-a,--arch", o->arch, "Architecture: sd15 (SD 1.5), sd21 (SD 2.1 512, eps), sd21-v (SD 2.1 768-v; "
+                                          "a sidecar .yaml says v), tiny (the sd1-tiny fixture's shapes)")
         ->capture_default_str();
     cmd->add_option("--dtype", o->dtype, "Float dtype in the file: f32, f16 or bf16")->capture_default_str();
     cmd->add_option("-s,--seed", o->seed, "Seed of the random weights")->capture_default_str();
@@ -28,6 +32,14 @@ void add_make_random_command(CLI::App& app) {
         write_random_checkpoint(o->output, cfg, dt, o->seed);
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         fmt::print("wrote {} ({} {} random weights, seed {}) in {:.1f} s\n", o->output, o->arch, o->dtype, o->seed, s);
+        if (!describe(cfg.family).prediction_from_keys) {
+            // The keys cannot say eps or v, and random weights cannot pass webui's probe: say it in the
+            // LDM-yaml sidecar every loader (webui, difu) reads beside the checkpoint.
+            const std::string yaml = std::filesystem::path(o->output).replace_extension(".yaml").string();
+            std::ofstream(yaml) << "model:\n  params:\n    parameterization: \""
+                                << (cfg.schedule.prediction == Prediction::V ? "v" : "eps") << "\"\n";
+            fmt::print("wrote {} (parameterization)\n", yaml);
+        }
     });
 }
 

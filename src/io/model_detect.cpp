@@ -112,19 +112,13 @@ TextConfig infer_text(const Checkpoint& ck, const TextEncoderConvention& c) {
     const std::string p(c.prefix);
     const bool hf = c.naming == TextConfig::Naming::HuggingFace;
     const std::string token_embedding = p + (hf ? "embeddings.token_embedding.weight" : "token_embedding.weight");
-    TextConfig t;
-    t.naming = c.naming;
+    TextConfig t = text_config(c);
     t.vocab_size = dim_of(ck, token_embedding, 0);
     t.width = dim_of(ck, token_embedding, 1);
     t.context_length = dim_of(ck, p + (hf ? "embeddings.position_embedding.weight" : "positional_embedding"), 0);
     t.layers = count_indexed(ck, p + (hf ? "encoder.layers." : "transformer.resblocks."));
     t.intermediate = dim_of(ck, p + (hf ? "encoder.layers.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight"), 0);
     t.heads = ratio(ck, t.width, kClipHeadChannels, token_embedding);
-    t.quick_gelu = c.quick_gelu;
-    t.pad_token = c.pad_token;
-    t.layer = c.layer;
-    t.final_norm = c.final_norm;
-    t.clip_skip_applies = c.clip_skip_applies;
     if (t.layers < c.layer) throw Error::at(ck.path, "the text encoder under '{}' has {} layers", p, t.layers);
     return t;
 }
@@ -189,16 +183,14 @@ ModelConfig infer_config(const Checkpoint& ck) {
         throw Error::at(ck.path, "has a UNet but no text encoder this version of difu knows (expected "
                                  "'cond_stage_model.transformer.text_model.*' for SD 1.x, 'cond_stage_model.model.*' "
                                  "for SD 2.x, 'conditioner.embedders.*' for SDXL)");
-    cfg.family = family->family;
     const TextEncoderConvention& text = family->text_encoders.front();
-    cfg.text_prefix = std::string(text.prefix);
+    cfg = family_config(*family);
     cfg.unet = infer_unet(ck, cfg.unet_prefix);
     cfg.vae = infer_vae(ck, cfg.vae_prefix);
     cfg.text = infer_text(ck, text);
     cfg.unet.num_heads = family->unet_num_heads;
     cfg.unet.num_head_channels = family->unet_head_channels;
     cfg.vae.scale_factor = family->vae_scale_factor;
-    cfg.schedule.prediction_known = family->prediction_from_keys;
     if (cfg.unet.in_channels == 9) cfg.variant = "inpainting";
     else if (cfg.unet.in_channels == 8) cfg.variant = "instruct-pix2pix";
     else if (cfg.unet.in_channels != 4)

@@ -42,18 +42,41 @@ constexpr TextEncoderConvention kRefinerEncoders[] = {kRefinerOpenClipG};
 
 const FamilyDescription kFamilies[] = {
     {ModelFamily::SD1, "SD 1.x", "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
-     kSD1Encoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true},
+     kSD1Encoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true, true},
     {ModelFamily::SD1, "SD 1.x", "cond_stage_model.transformer.embeddings.token_embedding.weight",
-     kSD1LegacyEncoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true},
+     kSD1LegacyEncoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true, true},
     {ModelFamily::SD2, "SD 2.x", "cond_stage_model.model.token_embedding.weight", kSD2Encoders, -1, kHeadChannels64,
-     kScaleFactorSD, 512, 768, false, true},
+     kScaleFactorSD, 512, 768, false, true, false},
     {ModelFamily::SDXL, "SDXL", "conditioner.embedders.1.model.token_embedding.weight", kSDXLEncoders, -1,
-     kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false},
+     kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false, false},
     {ModelFamily::SDXLRefiner, "SDXL refiner", "conditioner.embedders.0.model.token_embedding.weight",
-     kRefinerEncoders, -1, kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false},
+     kRefinerEncoders, -1, kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false, false},
 };
 
 }  // namespace
+
+TextConfig text_config(const TextEncoderConvention& c) {
+    TextConfig t;
+    t.naming = c.naming;
+    t.quick_gelu = c.quick_gelu;
+    t.pad_token = c.pad_token;
+    t.layer = c.layer;
+    t.final_norm = c.final_norm;
+    t.clip_skip_applies = c.clip_skip_applies;
+    return t;
+}
+
+ModelConfig family_config(const FamilyDescription& f) {
+    ModelConfig cfg;
+    cfg.family = f.family;
+    cfg.text_prefix = std::string(f.text_encoders.front().prefix);
+    cfg.text = text_config(f.text_encoders.front());
+    cfg.unet.num_heads = f.unet_num_heads;
+    cfg.unet.num_head_channels = f.unet_head_channels;
+    cfg.vae.scale_factor = f.vae_scale_factor;
+    cfg.schedule.prediction_known = f.prediction_from_keys;
+    return cfg;
+}
 
 std::span<const FamilyDescription> model_families() { return kFamilies; }
 

@@ -35,7 +35,16 @@ struct FamilyDescription {
     int default_size_eps, default_size_v;        // webui's / the original scripts' default sides
     bool prediction_from_keys;                   // false: SD 2.x 512-base (eps) and 768 (v) share keys
     bool supported;                              // difu generates with it today
+    bool ema_counters;                           // released files carry model_ema.decay / num_updates
 };
+
+// A text config carrying the convention's choices (naming, activation, pad token, layer, final norm,
+// clip skip); the shapes are left for the caller (inferred from a file, or an architecture's).
+TextConfig text_config(const TextEncoderConvention& c);
+
+// A config with everything the family fixes (text convention and prefix, UNet head convention, VAE
+// scale, whether eps / v is known); shapes at their defaults (SD 1.5's) for the caller to set.
+ModelConfig family_config(const FamilyDescription& family);
 
 // Every family difu recognises, in detection order.
 std::span<const FamilyDescription> model_families();

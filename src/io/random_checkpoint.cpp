@@ -1,5 +1,9 @@
 #include "io/random_checkpoint.h"
 
+#include <fmt/ranges.h>
+
+#include "io/model_family.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -116,16 +120,16 @@ void write_tensor(FILE* f, const RandomTensorSpec& t, const ModelConfig& cfg, ui
 }  // namespace
 
 ModelConfig architecture_config(const std::string& arch) {
-    ModelConfig c;
-    c.family = ModelFamily::SD1;
-    c.config_source = "built-in architecture '" + arch + "'";
     if (arch == "sd15") {
+        ModelConfig c = family_config(describe(ModelFamily::SD1));
         c.unet.channel_mult = {1, 2, 4, 4};
         c.unet.transformer_depth = {1, 1, 1, 0};
         c.vae.ch_mult = {1, 2, 4, 4};
+        c.config_source = "built-in architecture 'sd15'";
         return c;  // the defaults of UNetConfig / VaeConfig / TextConfig are SD 1.5's
     }
     if (arch == "tiny") {  // ../shared/fixtures/sd1-tiny's shapes
+        ModelConfig c = family_config(describe(ModelFamily::SD1));
         c.unet.model_channels = 32;
         c.unet.channel_mult = {1, 2, 2};
         c.unet.num_res_blocks = 1;
@@ -138,12 +142,29 @@ ModelConfig architecture_config(const std::string& arch) {
         c.text.layers = 2;
         c.text.heads = 2;
         c.text.intermediate = 512;
+        c.config_source = "built-in architecture 'tiny'";
         return c;
     }
-    throw Error::make("unknown architecture '{}' (known: sd15, tiny)", arch);
+    if (arch == "sd21" || arch == "sd21-v") {  // v2-inference(-v).yaml: OpenCLIP ViT-H/14, 64 channels per head
+        ModelConfig c = family_config(describe(ModelFamily::SD2));
+        c.unet.channel_mult = {1, 2, 4, 4};
+        c.unet.transformer_depth = {1, 1, 1, 0};
+        c.unet.context_dim = 1024;
+        c.unet.use_linear_in_transformer = true;
+        c.vae.ch_mult = {1, 2, 4, 4};
+        c.text.width = 1024;
+        c.text.layers = 24;  // the last is unused (penultimate), but released files hold it
+        c.text.heads = 16;
+        c.text.intermediate = 4096;
+        c.schedule.prediction = arch == "sd21-v" ? Prediction::V : Prediction::Eps;
+        c.schedule.prediction_known = true;
+        c.config_source = "built-in architecture '" + arch + "'";
+        return c;
+    }
+    throw Error::make("unknown architecture '{}' (known: {})", arch, fmt::join(architecture_names(), ", "));
 }
 
-std::vector<std::string> architecture_names() { return {"sd15", "tiny"}; }
+std::vector<std::string> architecture_names() { return {"sd15", "tiny", "sd21", "sd21-v"}; }
 
 std::vector<RandomTensorSpec> random_checkpoint_layout(const ModelConfig& cfg, DType float_dtype) {
     std::vector<RandomTensorSpec> out;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "io/model_config.h"
+#include "io/model_family.h"
 
 namespace difu {
 namespace {
@@ -200,12 +201,13 @@ void text_layout_openclip(Specs& s, const std::string& p, const TextConfig& t) {
 }
 
 // DDPM.register_schedule buffers, and LitEma's counters: in released files, not needed to sample.
-void schedule_buffers(Specs& s, int timesteps) {
+void schedule_buffers(Specs& s, int timesteps, bool ema_counters) {
     for (const char* n : {"betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
                           "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod",
                           "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
                           "posterior_mean_coef1", "posterior_mean_coef2"})
         add(s, n, {I(timesteps)}, false);
+    if (!ema_counters) return;
     add(s, "model_ema.decay", {}, false);
     add(s, "model_ema.num_updates", {}, false);
 }
@@ -218,14 +220,14 @@ bool ignorable(const std::string& name) {
 }  // namespace
 
 std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg) {
-    if (cfg.family != ModelFamily::SD1 && cfg.family != ModelFamily::SD2)
+    if (!describe(cfg.family).supported)
         throw Error::make("the key layout of {} checkpoints is not known to difu yet", family_name(cfg.family));
     Specs s;
     unet_layout(s, cfg.unet_prefix, cfg.unet);
     vae_layout(s, cfg.vae_prefix, cfg.vae);
     if (cfg.text.naming == TextConfig::Naming::HuggingFace) text_layout_hf(s, cfg.text_prefix, cfg.text);
     else text_layout_openclip(s, cfg.text_prefix, cfg.text);
-    schedule_buffers(s, cfg.schedule.timesteps);
+    schedule_buffers(s, cfg.schedule.timesteps, describe(cfg.family).ema_counters);
     return s;
 }
 

@@ -13,19 +13,38 @@
 
 using namespace difu;
 
-TEST(MakeRandom, Sd15LayoutEqualsRealKeyList) {
-    std::ifstream in(test::fixture_path("keys/sd15-keys.txt"));
+namespace {
+// The key list of a released file and make-random's layout for an architecture, as "name DTYPE [shape]" lines.
+void expect_layout_equals_key_list(const std::string& arch, DType dtype, const std::string& key_list) {
+    std::ifstream in(test::fixture_path("keys/" + key_list));
     std::vector<std::string> real;
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty()) real.push_back(line);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        const size_t shape_at = line.find('[');  // the lists write "[77, 1024]" or "[77,1024]"
+        if (shape_at != std::string::npos)
+            line.erase(std::remove(line.begin() + static_cast<std::ptrdiff_t>(shape_at), line.end(), ' '), line.end());
+        real.push_back(line);
+    }
     std::vector<std::string> ours;
-    for (const auto& t : random_checkpoint_layout(architecture_config("sd15"), DType::F16)) {
+    for (const auto& t : random_checkpoint_layout(architecture_config(arch), dtype)) {
         std::string shape = shape_str(t.spec.shape);  // "[a, b]" -> "[a,b]" as in the key list
         shape.erase(std::remove(shape.begin(), shape.end(), ' '), shape.end());
         ours.push_back(t.spec.name + " " + std::string(dtype_name(t.dtype)) + " " + shape);
     }
-    ASSERT_EQ(ours.size(), real.size());
-    for (size_t i = 0; i < ours.size(); ++i) ASSERT_EQ(ours[i], real[i]) << i;
+    ASSERT_EQ(ours.size(), real.size()) << arch;
+    for (size_t i = 0; i < ours.size(); ++i) ASSERT_EQ(ours[i], real[i]) << arch << " " << i;
+}
+}  // namespace
+
+TEST(MakeRandom, Sd15LayoutEqualsRealKeyList) { expect_layout_equals_key_list("sd15", DType::F16, "sd15-keys.txt"); }
+
+TEST(MakeRandom, Sd21LayoutsEqualRealKeyList) {
+    // v2-1_768-ema-pruned.safetensors is all F32; 512-base and 768-v share the layout.
+    expect_layout_equals_key_list("sd21", DType::F32, "sd21-keys.txt");
+    expect_layout_equals_key_list("sd21-v", DType::F32, "sd21-keys.txt");
+    EXPECT_EQ(architecture_config("sd21-v").schedule.prediction, Prediction::V);
+    EXPECT_EQ(architecture_config("sd21-v").default_size(), 768);
+    EXPECT_EQ(architecture_config("sd21").default_size(), 512);
 }
 
 TEST(MakeRandom, TinyCheckpointLoadsAndLooksLikeAModel) {
