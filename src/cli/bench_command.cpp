@@ -183,7 +183,7 @@ void run_txt2img(const Options& o, const PrecisionChoice& choice) {
     {
         Arena arena;
         std::optional<ClipTextModel> clip;
-        { SerialScope serial; clip.emplace(ck, cfg, choice.precision); }
+        { SerialScope serial; clip.emplace(ck, cfg.text(), choice.precision); }
         std::vector<int> ids(77, 49407);
         ids[0] = 49406;
         parts += 2 * measure([&] { clip->forward(ids, 1, 1, arena); }, o.reps).seconds;  // prompt and negative prompt
@@ -240,7 +240,7 @@ void run_bench(Options o) {
     if (all || o.component == "text") {
         Arena arena;
         std::optional<ClipTextModel> built;
-        { SerialScope serial; built.emplace(ck, cfg, choice.precision); }
+        { SerialScope serial; built.emplace(ck, cfg.text(), choice.precision); }
         const ClipTextModel& clip = *built;
         std::vector<int> ids(2 * 77, 49407);
         ids[0] = ids[77] = 49406;

@@ -38,11 +38,11 @@ nlohmann::ordered_json config_json(const ModelConfig& c) {
                  {"use_linear_in_transformer", u.use_linear_in_transformer}, {"adm_in_channels", u.adm_in_channels}};
     j["vae"] = {{"ch", c.vae.ch}, {"ch_mult", c.vae.ch_mult}, {"num_res_blocks", c.vae.num_res_blocks},
                 {"z_channels", c.vae.z_channels}, {"embed_dim", c.vae.embed_dim}, {"scale_factor", c.vae.scale_factor}};
-    j["text_encoder"] = {{"naming", c.text.naming == TextConfig::Naming::HuggingFace ? "huggingface" : "openclip"},
-                         {"width", c.text.width}, {"layers", c.text.layers}, {"heads", c.text.heads},
-                         {"intermediate", c.text.intermediate}, {"vocab_size", c.text.vocab_size},
-                         {"context_length", c.text.context_length},
-                         {"activation", c.text.quick_gelu ? "quick_gelu" : "gelu"}};
+    j["text_encoder"] = {{"naming", c.text().naming == TextConfig::Naming::HuggingFace ? "huggingface" : "openclip"},
+                         {"width", c.text().width}, {"layers", c.text().layers}, {"heads", c.text().heads},
+                         {"intermediate", c.text().intermediate}, {"vocab_size", c.text().vocab_size},
+                         {"context_length", c.text().context_length},
+                         {"activation", c.text().quick_gelu ? "quick_gelu" : "gelu"}};
     j["schedule"] = {{"timesteps", c.schedule.timesteps}, {"linear_start", c.schedule.linear_start},
                      {"linear_end", c.schedule.linear_end},
                      {"prediction", !c.schedule.prediction_known ? "unknown (eps or v)"
@@ -114,10 +114,10 @@ void run_inspect(const std::string& path, bool json) {
     fmt::print("VAE        ch {}, mult {}, {} res blocks/level, z {}, scale factor {}\n", cfg.vae.ch, cfg.vae.ch_mult,
                cfg.vae.num_res_blocks, cfg.vae.z_channels, cfg.vae.scale_factor);
     fmt::print("Text       {} width {}, {} layers, {} heads, mlp {}, {}; context = {} layer{}, pad token {}\n",
-               cfg.text.naming == TextConfig::Naming::OpenClip ? "OpenCLIP" : "CLIP", cfg.text.width, cfg.text.layers,
-               cfg.text.heads, cfg.text.intermediate, cfg.text.quick_gelu ? "quick_gelu" : "gelu",
-               cfg.text.clip_skip_applies ? "the clip skip setting's" : cfg.text.layer == 2 ? "the penultimate" : "the last",
-               cfg.text.final_norm ? " + final norm" : "", cfg.text.pad_token);
+               cfg.text().naming == TextConfig::Naming::OpenClip ? "OpenCLIP" : "CLIP", cfg.text().width, cfg.text().layers,
+               cfg.text().heads, cfg.text().intermediate, cfg.text().quick_gelu ? "quick_gelu" : "gelu",
+               cfg.text().clip_skip_applies ? "the clip skip setting's" : cfg.text().layer == 2 ? "the penultimate" : "the last",
+               cfg.text().final_norm ? " + final norm" : "", cfg.text().pad_token);
     fmt::print("Schedule   {} steps, betas {}..{} (scaled linear), prediction {}\n", cfg.schedule.timesteps,
                cfg.schedule.linear_start, cfg.schedule.linear_end,
                !cfg.schedule.prediction_known ? "unknown from the keys (eps or v; a sidecar .yaml can say)"

@@ -48,6 +48,7 @@ struct VaeConfig {
 // CLIP text transformer, and which of its hidden states becomes the UNet's context. SD 1.x: openai
 // CLIP ViT-L/14 under HF names; SD 2.x: OpenCLIP ViT-H/14 under OpenCLIP names.
 struct TextConfig {
+    std::string prefix = "cond_stage_model.transformer.text_model.";  // its tensors in the checkpoint
     enum class Naming { HuggingFace, OpenClip } naming = Naming::HuggingFace;
     int vocab_size = 49408;
     int width = 768;
@@ -66,6 +67,9 @@ struct TextConfig {
     // Whether the user's clip skip replaces `layer` (webui: SD 1.x's CLIP; its OpenCLIP wrapper keeps
     // the penultimate layer whatever the setting).
     bool clip_skip_applies = true;
+    // Width of the pooled output (the end token's final-normed last-layer state through text_projection,
+    // [width, pooled_dim]); 0 = the encoder gives none (SDXL's OpenCLIP bigG gives one).
+    int pooled_dim = 0;
     // The layer counted from the end for a user's clip skip setting.
     int layer_for(int clip_skip) const { return clip_skip_applies ? clip_skip : layer; }
 };
@@ -84,10 +88,12 @@ struct ModelConfig {
     std::string variant;  // "" (txt2img), "inpainting", "instruct-pix2pix"
     std::string unet_prefix = "model.diffusion_model.";
     std::string vae_prefix = "first_stage_model.";
-    std::string text_prefix = "cond_stage_model.transformer.text_model.";
     UNetConfig unet;
     VaeConfig vae;
-    TextConfig text;
+    // In the order the conditioner concatenates their outputs along the channels (SDXL: CLIP-L, bigG).
+    std::vector<TextConfig> text_encoders{TextConfig{}};
+    const TextConfig& text() const { return text_encoders.front(); }
+    TextConfig& text() { return text_encoders.front(); }
     ScheduleConfig schedule;
     std::string config_source = "inferred from tensor shapes";  // or the sidecar yaml's path
 

@@ -120,6 +120,7 @@ TextConfig infer_text(const Checkpoint& ck, const TextEncoderConvention& c) {
     t.intermediate = dim_of(ck, p + (hf ? "encoder.layers.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight"), 0);
     t.heads = ratio(ck, t.width, kClipHeadChannels, token_embedding);
     if (t.layers < c.layer) throw Error::at(ck.path, "the text encoder under '{}' has {} layers", p, t.layers);
+    if (c.pooled) t.pooled_dim = dim_of(ck, p + "text_projection", 1);  // [width, pooled_dim]: pooled = x W
     return t;
 }
 
@@ -183,11 +184,11 @@ ModelConfig infer_config(const Checkpoint& ck) {
         throw Error::at(ck.path, "has a UNet but no text encoder this version of difu knows (expected "
                                  "'cond_stage_model.transformer.text_model.*' for SD 1.x, 'cond_stage_model.model.*' "
                                  "for SD 2.x, 'conditioner.embedders.*' for SDXL)");
-    const TextEncoderConvention& text = family->text_encoders.front();
     cfg = family_config(*family);
     cfg.unet = infer_unet(ck, cfg.unet_prefix);
     cfg.vae = infer_vae(ck, cfg.vae_prefix);
-    cfg.text = infer_text(ck, text);
+    cfg.text_encoders.clear();
+    for (const TextEncoderConvention& text : family->text_encoders) cfg.text_encoders.push_back(infer_text(ck, text));
     cfg.unet.num_heads = family->unet_num_heads;
     cfg.unet.num_head_channels = family->unet_head_channels;
     cfg.vae.scale_factor = family->vae_scale_factor;
@@ -196,6 +197,15 @@ ModelConfig infer_config(const Checkpoint& ck) {
     else if (cfg.unet.in_channels != 4)
         throw Error::at(ck.path, "UNet has {} input channels; Stable Diffusion UNets have 4, 8 or 9", cfg.unet.in_channels);
     if (auto s = shape_of(ck, "betas"); s && s->size() == 1) cfg.schedule.timesteps = static_cast<int>((*s)[0]);
+    if (family->vector == VectorConditioning::PooledAndSizes) {
+        constexpr int kSizeFeatures = kSdxlSizeValues * kSizeEmbeddingDim;
+        int pooled = 0;
+        for (const TextConfig& t : cfg.text_encoders) pooled += t.pooled_dim;
+        if (cfg.unet.adm_in_channels != pooled + kSizeFeatures)
+            throw Error::at(ck.path, "tensor '{}label_emb.0.0.weight' takes {} inputs, but the text encoders' pooled "
+                                     "output ({}) and the size features ({}) make {}", cfg.unet_prefix,
+                            cfg.unet.adm_in_channels, pooled, kSizeFeatures, pooled + kSizeFeatures);
+    }
     return cfg;
 }
 

@@ -18,21 +18,34 @@ constexpr float kScaleFactorSD = 0.18215f;
 constexpr float kScaleFactorSDXL = 0.13025f;
 
 // FrozenCLIPEmbedder: last layer + final norm; webui's clip skip picks an earlier one.
-constexpr TextEncoderConvention kSD1Clip{"cond_stage_model.transformer.text_model.", Naming::HuggingFace, true,
-                                         kEndTokenPadding, kLastLayer, true, true};
+constexpr TextEncoderConvention kSD1Clip{.prefix = "cond_stage_model.transformer.text_model.",
+                                         .naming = Naming::HuggingFace, .quick_gelu = true,
+                                         .pad_token = kEndTokenPadding, .layer = kLastLayer, .final_norm = true,
+                                         .clip_skip_applies = true, .pooled = false};
 // Files written by transformers < 4.x, without the "text_model." level.
-constexpr TextEncoderConvention kSD1ClipLegacy{"cond_stage_model.transformer.", Naming::HuggingFace, true,
-                                               kEndTokenPadding, kLastLayer, true, true};
+constexpr TextEncoderConvention kSD1ClipLegacy{.prefix = "cond_stage_model.transformer.",
+                                               .naming = Naming::HuggingFace, .quick_gelu = true,
+                                               .pad_token = kEndTokenPadding, .layer = kLastLayer, .final_norm = true,
+                                               .clip_skip_applies = true, .pooled = false};
 // FrozenOpenCLIPEmbedder(layer="penultimate"): resblocks 0 .. L-2, then ln_final.
-constexpr TextEncoderConvention kSD2OpenClip{"cond_stage_model.model.", Naming::OpenClip, false, kOpenClipPadToken,
-                                             kPenultimateLayer, true, false};
-// sgm: CLIP ViT-L hidden_states[-2] and OpenCLIP bigG "penultimate", neither final-normed.
-constexpr TextEncoderConvention kSDXLClipL{"conditioner.embedders.0.transformer.text_model.", Naming::HuggingFace,
-                                           true, kEndTokenPadding, kPenultimateLayer, false, false};
-constexpr TextEncoderConvention kSDXLOpenClipG{"conditioner.embedders.1.model.", Naming::OpenClip, false,
-                                               kOpenClipPadToken, kPenultimateLayer, false, false};
-constexpr TextEncoderConvention kRefinerOpenClipG{"conditioner.embedders.0.model.", Naming::OpenClip, false,
-                                                  kOpenClipPadToken, kPenultimateLayer, false, false};
+constexpr TextEncoderConvention kSD2OpenClip{.prefix = "cond_stage_model.model.", .naming = Naming::OpenClip,
+                                             .quick_gelu = false, .pad_token = kOpenClipPadToken,
+                                             .layer = kPenultimateLayer, .final_norm = true,
+                                             .clip_skip_applies = false, .pooled = false};
+// sgm: CLIP ViT-L hidden_states[-2] and OpenCLIP bigG "penultimate", neither final-normed; bigG also
+// pools (ln_final of the last layer at the end token, through text_projection).
+constexpr TextEncoderConvention kSDXLClipL{.prefix = "conditioner.embedders.0.transformer.text_model.",
+                                           .naming = Naming::HuggingFace, .quick_gelu = true,
+                                           .pad_token = kEndTokenPadding, .layer = kPenultimateLayer,
+                                           .final_norm = false, .clip_skip_applies = false, .pooled = false};
+constexpr TextEncoderConvention kSDXLOpenClipG{.prefix = "conditioner.embedders.1.model.", .naming = Naming::OpenClip,
+                                               .quick_gelu = false, .pad_token = kOpenClipPadToken,
+                                               .layer = kPenultimateLayer, .final_norm = false,
+                                               .clip_skip_applies = false, .pooled = true};
+constexpr TextEncoderConvention kRefinerOpenClipG{.prefix = "conditioner.embedders.0.model.",
+                                                  .naming = Naming::OpenClip, .quick_gelu = false,
+                                                  .pad_token = kOpenClipPadToken, .layer = kPenultimateLayer,
+                                                  .final_norm = false, .clip_skip_applies = false, .pooled = true};
 
 constexpr TextEncoderConvention kSD1Encoders[] = {kSD1Clip};
 constexpr TextEncoderConvention kSD1LegacyEncoders[] = {kSD1ClipLegacy};
@@ -40,23 +53,41 @@ constexpr TextEncoderConvention kSD2Encoders[] = {kSD2OpenClip};
 constexpr TextEncoderConvention kSDXLEncoders[] = {kSDXLClipL, kSDXLOpenClipG};
 constexpr TextEncoderConvention kRefinerEncoders[] = {kRefinerOpenClipG};
 
+constexpr int kSide512 = 512, kSide768 = 768, kSide1024 = 1024;
+
 const FamilyDescription kFamilies[] = {
-    {ModelFamily::SD1, "SD 1.x", "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
-     kSD1Encoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true, true},
-    {ModelFamily::SD1, "SD 1.x", "cond_stage_model.transformer.embeddings.token_embedding.weight",
-     kSD1LegacyEncoders, kSD1UNetHeads, -1, kScaleFactorSD, 512, 512, true, true, true},
-    {ModelFamily::SD2, "SD 2.x", "cond_stage_model.model.token_embedding.weight", kSD2Encoders, -1, kHeadChannels64,
-     kScaleFactorSD, 512, 768, false, true, false},
-    {ModelFamily::SDXL, "SDXL", "conditioner.embedders.1.model.token_embedding.weight", kSDXLEncoders, -1,
-     kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false, false},
-    {ModelFamily::SDXLRefiner, "SDXL refiner", "conditioner.embedders.0.model.token_embedding.weight",
-     kRefinerEncoders, -1, kHeadChannels64, kScaleFactorSDXL, 1024, 1024, true, false, false},
+    {.family = ModelFamily::SD1, .name = "SD 1.x",
+     .identifying_key = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
+     .text_encoders = kSD1Encoders, .unet_num_heads = kSD1UNetHeads, .unet_head_channels = -1,
+     .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide512,
+     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true},
+    {.family = ModelFamily::SD1, .name = "SD 1.x",
+     .identifying_key = "cond_stage_model.transformer.embeddings.token_embedding.weight",
+     .text_encoders = kSD1LegacyEncoders, .unet_num_heads = kSD1UNetHeads, .unet_head_channels = -1,
+     .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide512,
+     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true},
+    {.family = ModelFamily::SD2, .name = "SD 2.x", .identifying_key = "cond_stage_model.model.token_embedding.weight",
+     .text_encoders = kSD2Encoders, .unet_num_heads = -1, .unet_head_channels = kHeadChannels64,
+     .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide768,
+     .prediction_from_keys = false, .supported = true, .ema_counters = false, .schedule_buffers = true},
+    {.family = ModelFamily::SDXL, .name = "SDXL",
+     .identifying_key = "conditioner.embedders.1.model.token_embedding.weight", .text_encoders = kSDXLEncoders,
+     .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
+     .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
+     .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndSizes,
+     .zero_empty_negative = true},
+    {.family = ModelFamily::SDXLRefiner, .name = "SDXL refiner",
+     .identifying_key = "conditioner.embedders.0.model.token_embedding.weight", .text_encoders = kRefinerEncoders,
+     .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
+     .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = false,
+     .ema_counters = false, .schedule_buffers = false},
 };
 
 }  // namespace
 
 TextConfig text_config(const TextEncoderConvention& c) {
     TextConfig t;
+    t.prefix = std::string(c.prefix);
     t.naming = c.naming;
     t.quick_gelu = c.quick_gelu;
     t.pad_token = c.pad_token;
@@ -69,8 +100,8 @@ TextConfig text_config(const TextEncoderConvention& c) {
 ModelConfig family_config(const FamilyDescription& f) {
     ModelConfig cfg;
     cfg.family = f.family;
-    cfg.text_prefix = std::string(f.text_encoders.front().prefix);
-    cfg.text = text_config(f.text_encoders.front());
+    cfg.text_encoders.clear();
+    for (const TextEncoderConvention& c : f.text_encoders) cfg.text_encoders.push_back(text_config(c));
     cfg.unet.num_heads = f.unet_num_heads;
     cfg.unet.num_head_channels = f.unet_head_channels;
     cfg.vae.scale_factor = f.vae_scale_factor;

@@ -20,7 +20,19 @@ struct TextEncoderConvention {
     int layer;                        // hidden state from the end: 1 last, 2 penultimate
     bool final_norm;
     bool clip_skip_applies;
+    bool pooled;                      // gives a pooled output through text_projection (SDXL bigG)
 };
+
+// How a family builds the UNet's vector conditioning y (label_emb's input), sgm's embedders after the text.
+enum class VectorConditioning {
+    None,
+    PooledAndSizes,  // SDXL base: pooled, emb(original h, w), emb(crop top, left), emb(target h, w)
+};
+
+// sgm's ConcatTimestepEmbedderND(outdim=256) over SDXL base's six size values (original h, w; crop
+// top, left; target h, w).
+inline constexpr int kSizeEmbeddingDim = 256;
+inline constexpr int kSdxlSizeValues = 6;
 
 struct FamilyDescription {
     ModelFamily family;
@@ -36,6 +48,11 @@ struct FamilyDescription {
     bool prediction_from_keys;                   // false: SD 2.x 512-base (eps) and 768 (v) share keys
     bool supported;                              // difu generates with it today
     bool ema_counters;                           // released files carry model_ema.decay / num_updates
+    bool schedule_buffers;                       // ... and DDPM's betas, alphas_cumprod, ... (not SDXL's)
+    VectorConditioning vector = VectorConditioning::None;
+    // An empty negative prompt conditions on zeros instead of the empty prompt's encoding (sgm's
+    // force_uc_zero_embeddings=["txt"], which webui follows for SDXL): text context and pooled part.
+    bool zero_empty_negative = false;
 };
 
 // A text config carrying the convention's choices (naming, activation, pad token, layer, final norm,

@@ -138,10 +138,10 @@ ModelConfig architecture_config(const std::string& arch) {
         c.vae.ch = 32;
         c.vae.ch_mult = {1, 2, 2, 2};
         c.vae.num_res_blocks = 1;
-        c.text.width = 128;
-        c.text.layers = 2;
-        c.text.heads = 2;
-        c.text.intermediate = 512;
+        c.text().width = 128;
+        c.text().layers = 2;
+        c.text().heads = 2;
+        c.text().intermediate = 512;
         c.config_source = "built-in architecture 'tiny'";
         return c;
     }
@@ -152,10 +152,10 @@ ModelConfig architecture_config(const std::string& arch) {
         c.unet.context_dim = 1024;
         c.unet.use_linear_in_transformer = true;
         c.vae.ch_mult = {1, 2, 4, 4};
-        c.text.width = 1024;
-        c.text.layers = 24;  // the last is unused (penultimate), but released files hold it
-        c.text.heads = 16;
-        c.text.intermediate = 4096;
+        c.text().width = 1024;
+        c.text().layers = 24;  // the last is unused (penultimate), but released files hold it
+        c.text().heads = 16;
+        c.text().intermediate = 4096;
         c.schedule.prediction = arch == "sd21-v" ? Prediction::V : Prediction::Eps;
         c.schedule.prediction_known = true;
         c.config_source = "built-in architecture '" + arch + "'";

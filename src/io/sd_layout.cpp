@@ -196,7 +196,8 @@ void text_layout_openclip(Specs& s, const std::string& p, const TextConfig& t) {
         linear(s, b + "mlp.c_proj", t.width, t.intermediate);
     }
     norm(s, p + "ln_final", t.width);
-    add(s, p + "text_projection", {I(t.width), I(t.width)}, false);  // image-text head, unused for SD
+    // The image-text head: SD 2.x does not use it ([width, width] in its files); SDXL's bigG pools through it.
+    add(s, p + "text_projection", {I(t.width), I(t.pooled_dim > 0 ? t.pooled_dim : t.width)}, t.pooled_dim > 0);
     add(s, p + "logit_scale", {}, false);
 }
 
@@ -225,9 +226,12 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg) {
     Specs s;
     unet_layout(s, cfg.unet_prefix, cfg.unet);
     vae_layout(s, cfg.vae_prefix, cfg.vae);
-    if (cfg.text.naming == TextConfig::Naming::HuggingFace) text_layout_hf(s, cfg.text_prefix, cfg.text);
-    else text_layout_openclip(s, cfg.text_prefix, cfg.text);
-    schedule_buffers(s, cfg.schedule.timesteps, describe(cfg.family).ema_counters);
+    for (const TextConfig& t : cfg.text_encoders) {
+        if (t.naming == TextConfig::Naming::HuggingFace) text_layout_hf(s, t.prefix, t);
+        else text_layout_openclip(s, t.prefix, t);
+    }
+    const FamilyDescription& family = describe(cfg.family);
+    if (family.schedule_buffers) schedule_buffers(s, cfg.schedule.timesteps, family.ema_counters);
     return s;
 }
 

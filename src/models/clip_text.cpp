@@ -1,5 +1,6 @@
 #include "models/clip_text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -39,10 +40,10 @@ ClipEncoderLayer openclip_layer(const Weights& l, int64_t W, int64_t I) {  // "t
 }
 }  // namespace
 
-ClipTextModel::ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision) : cfg_(cfg.text) {
+ClipTextModel::ClipTextModel(const Checkpoint& ck, const TextConfig& cfg, Precision precision) : cfg_(cfg) {
     const int64_t W = cfg_.width, L = cfg_.context_length;
     const bool hf = cfg_.naming == TextConfig::Naming::HuggingFace;
-    Weights w(ck, cfg.text_prefix, precision);
+    Weights w(ck, cfg_.prefix, precision);
     token_embedding_ = w.raw(hf ? "embeddings.token_embedding.weight" : "token_embedding.weight", {cfg_.vocab_size, W});
     if (!is_float(token_embedding_.dtype()))
         throw Error::at(ck.path, "token embedding has dtype {}", dtype_name(token_embedding_.dtype()));
@@ -52,6 +53,14 @@ ClipTextModel::ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Preci
         layers_.push_back(hf ? hf_layer(blocks.sub(i), W, cfg_.intermediate)
                              : openclip_layer(blocks.sub(i), W, cfg_.intermediate));
     final_layer_norm_ = w.norm(hf ? "final_layer_norm" : "ln_final", W);
+    if (cfg_.pooled_dim > 0) {
+        const int64_t P = cfg_.pooled_dim;
+        const Tensor projection = w.f32("text_projection", {W, P}).contiguous();
+        Tensor as_linear = Tensor::empty({P, W});  // Linear wants [out, in]
+        for (int64_t i = 0; i < W; ++i)
+            for (int64_t j = 0; j < P; ++j) as_linear.mutable_data<float>()[j * W + i] = projection.data<float>()[i * P + j];
+        text_projection_ = Linear(as_linear, Tensor(), precision);
+    }
 }
 
 // x_0[b, t] = token_embedding[ids[b, t]] + position_embedding[t]
@@ -109,28 +118,59 @@ void ClipTextModel::layer_forward(const ClipEncoderLayer& layer, Tensor& x, int6
     add_inplace(xp, m.data<float>(), rows * W);
 }
 
+// The residual stream after `layers` blocks (not final-normed); every state into *states when given.
+Tensor ClipTextModel::run(std::span<const int> ids, int64_t batch, int layers, Arena& arena,
+                          std::vector<Tensor>* states) const {
+    if (static_cast<int64_t>(ids.size()) != batch * cfg_.context_length)
+        throw Error::make("text encoder expects {} x {} token ids, got {}", batch, cfg_.context_length, ids.size());
+    Tensor x = embed(ids, batch);
+    if (states) states->push_back(x.clone());
+    const Arena::Mark scratch = arena.mark();
+    for (int l = 0; l < layers; ++l) {
+        layer_forward(layers_[static_cast<size_t>(l)], x, batch, arena);
+        if (states) states->push_back(x.clone());
+        arena.rewind(scratch);
+    }
+    return x;
+}
+
+void ClipTextModel::final_norm(float* x, int64_t rows) const {
+    layer_norm(x, x, rows, cfg_.width, final_layer_norm_.weight.data<float>(), final_layer_norm_.bias.data<float>());
+}
+
 Tensor ClipTextModel::forward(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
                               std::vector<Tensor>* hidden_states) const {
-    const int64_t W = cfg_.width, L = cfg_.context_length;
-    if (static_cast<int64_t>(ids.size()) != batch * L)
-        throw Error::make("text encoder expects {} x {} token ids, got {}", batch, L, ids.size());
     const int layer = cfg_.layer_for(clip_skip);
     if (layer < 1 || layer > cfg_.layers)
         throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, layer);
-    Tensor x = embed(ids, batch);
-    if (hidden_states) hidden_states->push_back(x.clone());
-    const int run_layers = cfg_.layers + 1 - layer;  // the last layer - 1 blocks are never used
-    const Arena::Mark scratch = arena.mark();
-    for (int l = 0; l < run_layers; ++l) {
-        layer_forward(layers_[static_cast<size_t>(l)], x, batch, arena);
-        if (hidden_states) hidden_states->push_back(x.clone());
-        arena.rewind(scratch);
-    }
-    if (cfg_.final_norm) {
-        float* xp = x.mutable_data<float>();
-        layer_norm(xp, xp, batch * L, W, final_layer_norm_.weight.data<float>(), final_layer_norm_.bias.data<float>());
-    }
+    // The last layer - 1 blocks are never used.
+    Tensor x = run(ids, batch, cfg_.layers + 1 - layer, arena, hidden_states);
+    if (cfg_.final_norm) final_norm(x.mutable_data<float>(), batch * cfg_.context_length);
     return x;
+}
+
+TextEncoding ClipTextModel::encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena) const {
+    if (cfg_.pooled_dim == 0) return {forward(ids, batch, clip_skip, arena), Tensor()};
+    const int64_t W = cfg_.width, L = cfg_.context_length;
+    const int layer = cfg_.layer_for(clip_skip);
+    if (layer < 1 || layer > cfg_.layers)
+        throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, layer);
+    std::vector<Tensor> states;
+    Tensor last = run(ids, batch, cfg_.layers, arena, &states);  // every layer, for the pooled output
+    TextEncoding out;
+    out.hidden = std::move(states.at(static_cast<size_t>(cfg_.layers + 1 - layer)));
+    if (cfg_.final_norm) final_norm(out.hidden.mutable_data<float>(), batch * L);
+    // The end token's row of ln_final(last layer): open_clip takes argmax(ids), the first 49407.
+    Tensor rows = Tensor::empty({batch, W});
+    for (int64_t b = 0; b < batch; ++b) {
+        const auto seq = ids.subspan(static_cast<size_t>(b * L), static_cast<size_t>(L));
+        const int64_t end = std::max_element(seq.begin(), seq.end()) - seq.begin();
+        std::memcpy(rows.mutable_data<float>() + b * W, last.data<float>() + (b * L + end) * W,
+                    static_cast<size_t>(W) * sizeof(float));
+    }
+    final_norm(rows.mutable_data<float>(), batch);
+    out.pooled = text_projection_.forward(rows, arena).clone();
+    return out;
 }
 
 }  // namespace difu

@@ -26,9 +26,15 @@ struct ClipEncoderLayer {  // "encoder.layers.{i}." | "transformer.resblocks.{i}
     Linear fc1, fc2;
 };
 
+// The hidden state the config selects, and (encoders with pooled_dim > 0) the pooled output:
+// pooled = ln_final(x_L)[end token] @ text_projection   (open_clip's CLIP.encode_text; [batch, pooled_dim])
+struct TextEncoding {
+    Tensor hidden, pooled;
+};
+
 class ClipTextModel {
 public:
-    ClipTextModel(const Checkpoint& ck, const ModelConfig& cfg, Precision precision = Precision::FP32);
+    ClipTextModel(const Checkpoint& ck, const TextConfig& cfg, Precision precision = Precision::FP32);
 
     const TextConfig& config() const { return cfg_; }
 
@@ -38,9 +44,13 @@ public:
     // embeddings, [l] = after layer l (only the layers that were computed).
     Tensor forward(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
                    std::vector<Tensor>* hidden_states = nullptr) const;
+    // forward() and the pooled output (which needs every layer, whatever the hidden state used).
+    TextEncoding encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena) const;
 
 private:
     Tensor embed(std::span<const int> ids, int64_t batch) const;
+    Tensor run(std::span<const int> ids, int64_t batch, int layers, Arena& arena, std::vector<Tensor>* states) const;
+    void final_norm(float* x, int64_t rows) const;  // in place, rows of width
     void layer_forward(const ClipEncoderLayer& layer, Tensor& x, int64_t batch, Arena& arena) const;
 
     TextConfig cfg_;
@@ -48,6 +58,7 @@ private:
     Tensor position_embedding_;  // [context_length, width] f32
     std::vector<ClipEncoderLayer> layers_;
     NormWeights final_layer_norm_;
+    Linear text_projection_;  // [width, pooled_dim] stored, used as x W (held transposed, [pooled_dim, width])
 };
 
 }  // namespace difu

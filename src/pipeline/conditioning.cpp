@@ -19,9 +19,10 @@ std::array<int, kClipChunkLength> with_padding(std::array<int, kClipChunkLength>
     if (end != ids.end()) std::fill(end + 1, ids.end(), pad_token);
     return ids;
 }
-}  // namespace
 
-Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, int clip_skip, Arena& arena) {
+// One encoder over every chunk; the first chunk's pooled output into *pooled when asked.
+Tensor encode_chunks(const ClipTextModel& clip, const TokenizedPrompt& prompt, int clip_skip, Arena& arena,
+                     Tensor* pooled) {
     const int64_t L = clip.config().context_length, W = clip.config().width;
     const int64_t chunks = static_cast<int64_t>(prompt.chunks.size());
     if (chunks == 0) throw Error::make("encode_prompt: a tokenized prompt has at least one chunk");
@@ -29,8 +30,9 @@ Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, i
     Tensor context = Tensor::empty({1, chunks * L, W});
     for (int64_t c = 0; c < chunks; ++c) {
         const PromptChunk& chunk = prompt.chunks[static_cast<size_t>(c)];
-        Tensor z = clip.forward(with_padding(chunk.ids, clip.config().pad_token), 1, clip_skip, arena);
-        float* zp = z.mutable_data<float>();
+        TextEncoding e = clip.encode(with_padding(chunk.ids, clip.config().pad_token), 1, clip_skip, arena);
+        if (pooled && c == 0) *pooled = e.pooled;
+        float* zp = e.hidden.mutable_data<float>();
         const double original_mean = mean_of(zp, L * W);
         for (int64_t t = 0; t < L; ++t)
             for (int64_t i = 0; i < W; ++i) zp[t * W + i] *= chunk.weights[static_cast<size_t>(t)];
@@ -42,10 +44,42 @@ Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, i
     }
     return context;
 }
+}  // namespace
+
+Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, int clip_skip, Arena& arena) {
+    return encode_chunks(clip, prompt, clip_skip, arena, nullptr);
+}
 
 Tensor encode_prompt(const ClipTextModel& clip, const ClipTokenizer& tokenizer, std::string_view prompt, int clip_skip,
                      Arena& arena) {
     return encode_prompt(clip, tokenize_prompt(tokenizer, prompt), clip_skip, arena);
+}
+
+TextEncoding encode_prompt(std::span<const ClipTextModel* const> encoders, const ClipTokenizer& tokenizer,
+                           std::string_view prompt, int clip_skip, Arena& arena) {
+    const TokenizedPrompt tokens = tokenize_prompt(tokenizer, prompt);
+    TextEncoding out;
+    std::vector<Tensor> contexts;
+    int64_t width = 0;
+    for (const ClipTextModel* clip : encoders) {
+        contexts.push_back(encode_chunks(*clip, tokens, clip_skip, arena, clip->config().pooled_dim > 0 ? &out.pooled : nullptr));
+        width += contexts.back().dim(2);
+    }
+    if (contexts.size() == 1) {
+        out.hidden = std::move(contexts.front());
+        return out;
+    }
+    const int64_t rows = contexts.front().dim(1);  // [1, tokens, width_e] each -> [1, tokens, sum]
+    out.hidden = Tensor::empty({1, rows, width});
+    float* dst = out.hidden.mutable_data<float>();
+    int64_t offset = 0;
+    for (const Tensor& c : contexts) {
+        const int64_t w = c.dim(2);
+        for (int64_t r = 0; r < rows; ++r)
+            std::memcpy(dst + r * width + offset, c.data<float>() + r * w, static_cast<size_t>(w) * sizeof(float));
+        offset += w;
+    }
+    return out;
 }
 
 }  // namespace difu

@@ -6,20 +6,25 @@
 namespace difu {
 namespace {
 
-// [1, L, C] repeated `times` along the batch.
+// [1, ...] repeated `times` along the batch.
 Tensor repeat_batch(const Tensor& t, int64_t times) {
-    Tensor out = Tensor::empty({times, t.dim(1), t.dim(2)});
-    const size_t bytes = t.nbytes();
-    for (int64_t i = 0; i < times; ++i) std::memcpy(out.mutable_data<float>() + i * t.numel(), t.data<float>(), bytes);
+    Shape s = t.shape();
+    s[0] = times;
+    Tensor out = Tensor::empty(s);
+    const Tensor c = t.contiguous();
+    for (int64_t i = 0; i < times; ++i) std::memcpy(out.mutable_data<float>() + i * c.numel(), c.data<float>(), c.nbytes());
     return out;
 }
 
-// [uncond x B, cond x B] (or cond x B alone).
-Tensor batch_context(const GuidedModel& m, int64_t batch, bool guided) {
-    Tensor c = repeat_batch(m.cond.contiguous(), batch);
+// [uncond x B, cond x B] (or cond x B alone) of a context or vector.
+Tensor batch_of(const Tensor& cond, const Tensor& uncond, int64_t batch, bool guided) {
+    if (!cond.defined()) return Tensor();
+    Tensor c = repeat_batch(cond, batch);
     if (!guided) return c;
-    Tensor u = repeat_batch(m.uncond.contiguous(), batch);
-    Tensor both = Tensor::empty({2 * batch, c.dim(1), c.dim(2)});
+    Tensor u = repeat_batch(uncond, batch);
+    Shape s = c.shape();
+    s[0] = 2 * batch;
+    Tensor both = Tensor::empty(s);
     std::memcpy(both.mutable_data<float>(), u.data<float>(), u.nbytes());
     std::memcpy(both.mutable_data<float>() + u.numel(), c.data<float>(), c.nbytes());
     return both;
@@ -39,7 +44,8 @@ std::pair<Tensor, Tensor> output_halves(const GuidedModel& m, const Tensor& x, f
         for (int64_t i = 0; i < per; ++i) x_in.mutable_data<float>()[r * per + i] = x.data<float>()[i] * c_in;
     std::vector<float> ts(static_cast<size_t>(n), t);
     if (m.unet_calls) ++*m.unet_calls;
-    Tensor eps = m.unet.forward(x_in, ts, batch_context(m, b, guided), m.arena);
+    Tensor eps = m.unet.forward(x_in, ts, batch_of(m.cond.context, m.uncond.context, b, guided),
+                                batch_of(m.cond.vector, m.uncond.vector, b, guided), m.arena);
     if (!guided) return {Tensor(), eps};
     return {eps.slice(0, 0, b).contiguous(), eps.slice(0, b, 2 * b).contiguous()};
 }
@@ -90,7 +96,9 @@ EpsModel make_cfg_eps(const GuidedModel& m) {
     };
 }
 
-void pad_to_same_length(Tensor& cond, Tensor& uncond, const Tensor& empty_chunk) {
+void pad_to_same_length(Conditioning& cond_c, Conditioning& uncond_c, const Tensor& empty_chunk) {
+    Tensor& cond = cond_c.context;
+    Tensor& uncond = uncond_c.context;
     auto extend = [&](Tensor& t, int64_t tokens) {
         const int64_t c = t.dim(2), chunk = empty_chunk.dim(1);
         Tensor out = Tensor::empty({1, tokens, c});

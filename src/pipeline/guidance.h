@@ -10,6 +10,7 @@
 //                 (LatentDiffusion.predict_eps_from_z_and_v).
 #pragma once
 #include "models/unet/unet.h"
+#include "pipeline/conditioning.h"
 #include "sampling/denoiser.h"
 #include "sampling/schedule.h"
 
@@ -18,7 +19,7 @@ namespace difu {
 struct GuidedModel {
     const UNetModel& unet;
     const DiscreteSchedule& schedule;
-    Tensor cond, uncond;  // [1, L, C] each, the same L (see pad_to_same_length)
+    Conditioning cond, uncond;  // contexts [1, L, C] each, the same L (see pad_to_same_length)
     float scale = 7.0f;
     Arena& arena;
     int* unet_calls = nullptr;  // counts UNet evaluations (progress, tests)
@@ -30,6 +31,6 @@ EpsModel make_cfg_eps(const GuidedModel& m);
 
 // webui pads the shorter of cond / uncond with the encoding of an empty 77-token chunk so both halves
 // of the batch have the same token count. `empty_chunk` is that encoding, [1, 77, C].
-void pad_to_same_length(Tensor& cond, Tensor& uncond, const Tensor& empty_chunk);
+void pad_to_same_length(Conditioning& cond, Conditioning& uncond, const Tensor& empty_chunk);
 
 }  // namespace difu

@@ -15,6 +15,7 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
 #include "pipeline/prediction_probe.h"
+#include "pipeline/vector_conditioning.h"
 #include "sampling/ddim.h"
 #include "sampling/ddpm.h"
 #include "sampling/k_samplers.h"
@@ -41,14 +42,6 @@ DiscreteSchedule model_schedule(const Checkpoint& ck, const ModelConfig& cfg) {
     return DiscreteSchedule(cfg.schedule);
 }
 
-std::string schedule_label(SigmaScheduler s) {
-    switch (s) {
-        case SigmaScheduler::Karras: return "Karras";
-        case SigmaScheduler::Exponential: return "Exponential";
-        case SigmaScheduler::Discrete: break;
-    }
-    return "";  // webui writes no "Schedule type" for the model's own schedule ("Automatic")
-}
 
 }  // namespace
 
@@ -103,7 +96,7 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
 }
 }  // namespace
 
-const ClipTextModel& DiffusionPipeline::text_model(double* build_seconds) {
+const TextEncoders& DiffusionPipeline::text_model(double* build_seconds) {
     release_all_but(clip_.get());
     return build_if_needed(clip_, ck_, cfg_, precision_, build_seconds);
 }
@@ -152,9 +145,23 @@ const std::string& DiffusionPipeline::model_sha256() {
 
 std::string DiffusionPipeline::model_hash() { return model_sha256().substr(0, kModelHashDigits); }
 
-Tensor DiffusionPipeline::encode_text(const ClipTextModel& clip, const std::string& prompt, int clip_skip,
-                                      Arena& arena) const {
-    return encode_prompt(clip, ClipTokenizer::default_instance(), prompt, clip_skip, arena);
+Conditioning DiffusionPipeline::encode_text(const TextEncoders& text, const std::string& prompt,
+                                             const GenerateRequest& r, Arena& arena) const {
+    TextEncoding e = encode_prompt(text.all(), ClipTokenizer::default_instance(), prompt, r.clip_skip, arena);
+    return {e.hidden, vector_conditioning(describe(cfg_.family).vector, e.pooled, r.size_conditioning, r.width, r.height)};
+}
+
+Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
+    Conditioning z{Tensor::empty({1, kClipChunkLength, cfg_.unet.context_dim})};
+    for (float& v : z.context.f32_mut()) v = 0.0f;
+    int64_t pooled_dim = 0;
+    for (const TextConfig& t : cfg_.text_encoders) pooled_dim += t.pooled_dim;
+    if (pooled_dim > 0) {
+        Tensor pooled = Tensor::empty({1, pooled_dim});
+        for (float& v : pooled.f32_mut()) v = 0.0f;
+        z.vector = vector_conditioning(describe(cfg_.family).vector, pooled, r.size_conditioning, r.width, r.height);
+    }
+    return z;
 }
 
 // One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
@@ -216,7 +223,7 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
         sigmas.erase(sigmas.begin(), sigmas.begin() + (r.steps - img2img_steps - 1));
         x = axpby(1.0f, start, sigmas[0], noise);
     } else {
-        x = scaled(noise, sigmas[0]);
+        x = scaled(noise, start_noise_scale(sched, sigmas[0]));
     }
     Denoiser d = make_cfg_denoiser(guided);
     const KSamplerArgs a{d, sigmas, cb};
@@ -274,7 +281,7 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     info.negative_prompt = r.negative_prompt;
     info.steps = r.steps;
     info.sampler = sampler_label(sc.kind);
-    if (!is_compvis(sc.kind)) info.schedule_type = schedule_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
+    if (!is_compvis(sc.kind)) info.schedule_type = scheduler_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
     info.cfg_scale = r.cfg_scale;
     info.seed = seed;
     info.width = r.width;
@@ -297,6 +304,8 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     GenerateRequest r = request;
     validate_request(r);
     if (r.seed == kRandomSeed) r.seed = random_seed();
+    // Known now unless an SD 2.x model's eps / v still has to be probed (then at the UNet's build).
+    if (cfg_.schedule.prediction_known) resolve_default_size(r, nullptr);
     GenerateResult result;
     result.seed = r.seed;
     Arena arena;
@@ -304,15 +313,17 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     double build = 0;  // model building inside a phase is reported apart from the phase
     auto phase_seconds = [&](Clock::time_point start, double build_before) { return since(start) - (build - build_before); };
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
-    const ClipTextModel& clip = text_model(&build);
-    auto encode = [&](const std::string& text) { return encode_text(clip, text, r.clip_skip, arena); };
+    const TextEncoders& text = text_model(&build);
+    auto encode = [&](const std::string& prompt) { return encode_text(text, prompt, r, arena); };
+    const bool zero_negative = describe(cfg_.family).zero_empty_negative && r.negative_prompt.empty();
+    auto encode_negative = [&](const std::string& prompt) { return zero_negative ? zero_text(r) : encode(prompt); };
     PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
-                               ScheduledConditioning(r.negative_prompt, r.steps, encode), Tensor()};
+                               ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()};
     // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
     std::vector<int64_t> counts = prompts.cond.token_counts(), uncond_counts = prompts.uncond.token_counts();
     counts.insert(counts.end(), uncond_counts.begin(), uncond_counts.end());
     if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
-        prompts.empty_chunk = encode("");
+        prompts.empty_chunk = encode("").context;
     std::optional<Tensor> moments;
     if (r.init_image) {
         resolve_default_size(r, &build);  // the init image is resized to it

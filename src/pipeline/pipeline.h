@@ -15,7 +15,7 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "kernels/precision.h"
-#include "models/clip_text.h"
+#include "models/text_encoders.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
 #include "core/torch_rng.h"
@@ -88,7 +88,12 @@ public:
     double load_seconds() const { return load_seconds_; }
 
 private:
-    Tensor encode_text(const ClipTextModel& clip, const std::string& prompt, int clip_skip, Arena& arena) const;
+    // The prompt's context and (SDXL) vector y for an image of the request's size.
+    Conditioning encode_text(const TextEncoders& text, const std::string& prompt, const GenerateRequest& r,
+                             Arena& arena) const;
+    // SDXL's unconditional side for an empty negative prompt: zero text context and pooled part, the
+    // request's size features.
+    Conditioning zero_text(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
     Tensor sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
@@ -100,7 +105,7 @@ private:
     void resolve_default_size(GenerateRequest& r, double* build_seconds);
     // The model for the next phase, built if needed (its build time added to *build_seconds); under
     // OneAtATime the other two are released first.
-    const ClipTextModel& text_model(double* build_seconds);
+    const TextEncoders& text_model(double* build_seconds);
     const UNetModel& unet_model(double* build_seconds);
     const AutoencoderKL& vae_model(double* build_seconds);
     void release_all_but(const void* keep);
@@ -110,7 +115,7 @@ private:
     ModelResidency residency_;
     Checkpoint ck_;
     ModelConfig cfg_;
-    std::unique_ptr<ClipTextModel> clip_;
+    std::unique_ptr<TextEncoders> clip_;
     std::unique_ptr<UNetModel> unet_;
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;

@@ -8,6 +8,7 @@
 
 #include "core/tensor.h"
 #include "io/image.h"
+#include "pipeline/vector_conditioning.h"
 
 namespace difu {
 
@@ -28,6 +29,7 @@ struct GenerateRequest {
     int batch_count = 1;      // sequential batches
     int batch_size = 1;       // images per UNet batch
     float eta = 0.0f;         // DDIM eta
+    SizeConditioning size_conditioning;  // SDXL's original size / crop / target size (default: the image's)
     // img2img: start from this picture, keeping (1 - strength) of it.
     std::optional<Image> init_image;
     float strength = 0.75f;

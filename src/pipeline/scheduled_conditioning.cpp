@@ -8,7 +8,7 @@ ScheduledConditioning::ScheduledConditioning(const std::string& prompt, int step
         if (!encoded_.count(entry.text)) encoded_.emplace(entry.text, encode(entry.text));
 }
 
-const Tensor& ScheduledConditioning::at(int step) const {
+const Conditioning& ScheduledConditioning::at(int step) const {
     // webui's reconstruct_cond_batch: the first entry whose end_at_step is >= the current step.
     for (const auto& entry : schedule_)
         if (step <= entry.end_step) return encoded_.at(entry.text);
@@ -19,7 +19,7 @@ bool ScheduledConditioning::changes_at(int step) const { return step > 0 && &at(
 
 std::vector<int64_t> ScheduledConditioning::token_counts() const {
     std::vector<int64_t> counts;
-    for (const auto& [text, c] : encoded_) counts.push_back(c.dim(1));
+    for (const auto& [text, c] : encoded_) counts.push_back(c.context.dim(1));
     return counts;
 }
 

@@ -8,25 +8,25 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "pipeline/conditioning.h"
 #include "text/prompt_schedule.h"
 
 namespace difu {
 
 class ScheduledConditioning {
 public:
-    using Encoder = std::function<Tensor(const std::string& text)>;
+    using Encoder = std::function<Conditioning(const std::string& text)>;
     // `encode` is called once per distinct text.
     ScheduledConditioning(const std::string& prompt, int steps, const Encoder& encode);
 
-    const Tensor& at(int step) const;  // step counts from 0
+    const Conditioning& at(int step) const;  // step counts from 0
     bool changes_at(int step) const;   // whether at(step) differs from at(step - 1)
     size_t distinct_texts() const { return encoded_.size(); }
     std::vector<int64_t> token_counts() const;  // of every distinct text's conditioning
 
 private:
     std::vector<ScheduledPrompt> schedule_;
-    std::map<std::string, Tensor> encoded_;
+    std::map<std::string, Conditioning> encoded_;
 };
 
 }  // namespace difu

@@ -83,13 +83,50 @@ std::vector<float> exponential_sigmas(int n, double sigma_min, double sigma_max)
     return out;
 }
 
+std::vector<float> simple_sigmas(const DiscreteSchedule& s, int n) {
+    const int T = s.timesteps();
+    const double stride = static_cast<double>(T) / n;
+    std::vector<float> out;
+    for (int i = 0; i < n; ++i) out.push_back(s.sigma_at(T - 1 - static_cast<int>(i * stride)));
+    out.push_back(0.0f);
+    return out;
+}
+
+std::vector<float> sgm_uniform_sigmas(const DiscreteSchedule& s, int n) {
+    const double start = s.sigma_to_t(s.sigma_max()), end = s.sigma_to_t(s.sigma_min());
+    std::vector<float> out;
+    for (int i = 0; i < n; ++i) {  // torch.linspace(start, end, n + 1)[:-1] in float32
+        const float t = static_cast<float>(start + (end - start) * i / n);
+        out.push_back(static_cast<float>(s.t_to_sigma(t)));
+    }
+    out.push_back(0.0f);
+    return out;
+}
+
+std::vector<float> sgm_legacy_sigmas(const DiscreteSchedule& s, int n) {
+    const int T = s.timesteps();
+    std::vector<float> out;
+    for (int i = 0; i < n; ++i) {
+        // np.linspace(T - 1, 0, n, endpoint=False).astype(int): descending already
+        const int t = static_cast<int>((T - 1) - static_cast<double>(T - 1) * i / n);
+        const double a = s.alphas_cumprod().at(static_cast<size_t>(t));
+        out.push_back(std::sqrt(static_cast<float>((1.0 - a) / a)));  // float32 ratio, then ** 0.5 in float32
+    }
+    out.push_back(0.0f);
+    return out;
+}
+
 SigmaScheduler parse_scheduler(const std::string& name) {
     std::string s;
-    for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : name) s += c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (s == "discrete" || s == "automatic" || s == "normal" || s == "default") return SigmaScheduler::Discrete;
     if (s == "karras") return SigmaScheduler::Karras;
     if (s == "exponential") return SigmaScheduler::Exponential;
-    throw Error::make("unknown scheduler '{}' (known: discrete, karras, exponential)", name);
+    if (s == "simple") return SigmaScheduler::Simple;
+    if (s == "sgm_uniform") return SigmaScheduler::SgmUniform;
+    if (s == "sgm_legacy") return SigmaScheduler::SgmLegacy;
+    throw Error::make("unknown scheduler '{}' (known: discrete, karras, exponential, simple, sgm_uniform, sgm_legacy)",
+                      name);
 }
 
 std::vector<float> make_sigmas(const DiscreteSchedule& s, SigmaScheduler kind, int steps) {
@@ -98,8 +135,27 @@ std::vector<float> make_sigmas(const DiscreteSchedule& s, SigmaScheduler kind, i
         case SigmaScheduler::Discrete: return s.discrete_sigmas(steps);
         case SigmaScheduler::Karras: return karras_sigmas(steps, s.sigma_min(), s.sigma_max());
         case SigmaScheduler::Exponential: return exponential_sigmas(steps, s.sigma_min(), s.sigma_max());
+        case SigmaScheduler::Simple: return simple_sigmas(s, steps);
+        case SigmaScheduler::SgmUniform: return sgm_uniform_sigmas(s, steps);
+        case SigmaScheduler::SgmLegacy: return sgm_legacy_sigmas(s, steps);
     }
     return {};
+}
+
+std::string scheduler_label(SigmaScheduler kind) {
+    switch (kind) {
+        case SigmaScheduler::Karras: return "Karras";
+        case SigmaScheduler::Exponential: return "Exponential";
+        case SigmaScheduler::Simple: return "Simple";
+        case SigmaScheduler::SgmUniform: return "SGM Uniform";
+        case SigmaScheduler::SgmLegacy: return "SGM Legacy";  // not one of webui's; named for what it is
+        case SigmaScheduler::Discrete: break;
+    }
+    return "";
+}
+
+float start_noise_scale(SigmaScheduler kind, float sigma_0) {
+    return kind == SigmaScheduler::SgmLegacy ? std::sqrt(1.0f + sigma_0 * sigma_0) : sigma_0;
 }
 
 }  // namespace difu

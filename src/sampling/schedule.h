@@ -41,8 +41,23 @@ std::vector<float> karras_sigmas(int n, double sigma_min, double sigma_max, doub
 // Log-linear from sigma_max to sigma_min, then 0.
 std::vector<float> exponential_sigmas(int n, double sigma_min, double sigma_max);
 
-enum class SigmaScheduler { Discrete, Karras, Exponential };
-SigmaScheduler parse_scheduler(const std::string& name);  // "discrete"/"automatic", "karras", "exponential"
+// ComfyUI / webui "simple": every (1000 / n)-th of the model's sigmas from the top, then 0.
+std::vector<float> simple_sigmas(const DiscreteSchedule& s, int n);
+// ComfyUI's sgm_uniform (webui "SGM Uniform"): n timesteps evenly spaced from t(sigma_max) towards
+// t(sigma_min) without reaching it (linspace over n + 1, last dropped), then 0.
+std::vector<float> sgm_uniform_sigmas(const DiscreteSchedule& s, int n);
+// sgm's LegacyDDPMDiscretization, the SDXL reference code's: integer timesteps
+// int(linspace(999, 0, n, endpoint=False)) (999, 874, ..., 124 for n = 8), their sigmas, then 0.
+std::vector<float> sgm_legacy_sigmas(const DiscreteSchedule& s, int n);
+
+enum class SigmaScheduler { Discrete, Karras, Exponential, Simple, SgmUniform, SgmLegacy };
+// "discrete"/"automatic", "karras", "exponential", "simple", "sgm_uniform", "sgm_legacy" (webui labels too)
+SigmaScheduler parse_scheduler(const std::string& name);
 std::vector<float> make_sigmas(const DiscreteSchedule& s, SigmaScheduler kind, int steps);
+// webui's "Schedule type" label; "" for the model's own (webui's "Automatic" writes none).
+std::string scheduler_label(SigmaScheduler kind);
+// What the initial noise is multiplied by: sigma_0 (k-diffusion, webui), or sqrt(1 + sigma_0^2) for
+// sgm_legacy (sgm's sampling loop, and ComfyUI's when it starts from pure noise).
+float start_noise_scale(SigmaScheduler kind, float sigma_0);
 
 }  // namespace difu

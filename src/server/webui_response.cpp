@@ -12,12 +12,8 @@ Json repeated(const std::string& s, size_t n) { return Json(std::vector<std::str
 
 std::string schedule_label(const GenerateRequest& r, const SamplerChoice& sc) {
     if (is_compvis(sc.kind)) return "";
-    switch (sc.scheduler.value_or(parse_scheduler(r.scheduler))) {
-        case SigmaScheduler::Karras: return "Karras";
-        case SigmaScheduler::Exponential: return "Exponential";
-        case SigmaScheduler::Discrete: break;
-    }
-    return "Automatic";
+    const std::string label = scheduler_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
+    return label.empty() ? "Automatic" : label;
 }
 
 }  // namespace

@@ -65,9 +65,12 @@ TEST(Cli, InspectsEveryFixtureFormat) {
     EXPECT_EQ(sd2.status, 0);
     EXPECT_NE(sd2.output.find("SD 2.x"), std::string::npos) << sd2.output;
     EXPECT_NE(sd2.output.find("OpenCLIP"), std::string::npos) << sd2.output;
-    CliRun sdxl = run_difu("inspect " + fixture_path("sdxl-tiny/model.safetensors"));
-    EXPECT_EQ(sdxl.status, 0);
-    EXPECT_NE(sdxl.output.find("not supported"), std::string::npos) << sdxl.output;
+    CliRun sdxl = run_difu("inspect --json " + fixture_path("sdxl-tiny/model.safetensors"));
+    ASSERT_EQ(sdxl.status, 0) << sdxl.output;
+    auto x = nlohmann::json::parse(sdxl.output);
+    EXPECT_EQ(x["family"], "SDXL");
+    EXPECT_EQ(x["keys"]["used"], 893);
+    EXPECT_TRUE(x["keys"]["missing"].empty());
 }
 
 TEST(Cli, TokenizeJsonHasTheDocumentedShape) {

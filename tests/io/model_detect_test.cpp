@@ -56,10 +56,10 @@ TEST(ModelDetect, Sd15KeyListIsRecognisedCompletely) {
     EXPECT_EQ(cfg.vae.ch_mult, (std::vector<int>{1, 2, 4, 4}));
     EXPECT_EQ(cfg.vae.num_res_blocks, 2);
     EXPECT_EQ(cfg.vae.z_channels, 4);
-    EXPECT_EQ(cfg.text.width, 768);
-    EXPECT_EQ(cfg.text.layers, 12);
-    EXPECT_EQ(cfg.text.heads, 12);
-    EXPECT_EQ(cfg.text.intermediate, 3072);
+    EXPECT_EQ(cfg.text().width, 768);
+    EXPECT_EQ(cfg.text().layers, 12);
+    EXPECT_EQ(cfg.text().heads, 12);
+    EXPECT_EQ(cfg.text().intermediate, 3072);
     KeyReport r = check_keys(ck, cfg);
     EXPECT_TRUE(r.complete());
     EXPECT_TRUE(r.missing.empty()) << r.missing.front();
@@ -76,12 +76,12 @@ TEST(ModelDetect, Sd21KeyListIsSd2WithLinearProjections) {
     EXPECT_TRUE(cfg.unet.use_linear_in_transformer);
     EXPECT_EQ(cfg.unet.context_dim, 1024);
     EXPECT_EQ(cfg.unet.num_head_channels, 64);
-    EXPECT_EQ(cfg.text.width, 1024);
-    EXPECT_EQ(cfg.text.layers, 24);
-    EXPECT_EQ(cfg.text.pad_token, 0);             // open_clip.tokenize pads with 0
-    EXPECT_EQ(cfg.text.layer_for(1), 2);          // penultimate whatever the clip skip (webui)
-    EXPECT_TRUE(cfg.text.final_norm);
-    EXPECT_FALSE(cfg.text.quick_gelu);
+    EXPECT_EQ(cfg.text().width, 1024);
+    EXPECT_EQ(cfg.text().layers, 24);
+    EXPECT_EQ(cfg.text().pad_token, 0);             // open_clip.tokenize pads with 0
+    EXPECT_EQ(cfg.text().layer_for(1), 2);          // penultimate whatever the clip skip (webui)
+    EXPECT_TRUE(cfg.text().final_norm);
+    EXPECT_FALSE(cfg.text().quick_gelu);
     EXPECT_FALSE(cfg.schedule.prediction_known);
     EXPECT_EQ(cfg.default_size(Prediction::V), 768);
     EXPECT_EQ(cfg.default_size(Prediction::Eps), 512);
@@ -104,9 +104,9 @@ TEST(ModelDetect, TinyFixtureMatchesItsLdmConfig) {
     EXPECT_EQ(cfg.vae.ch, 32);
     EXPECT_EQ(cfg.vae.ch_mult, (std::vector<int>{1, 2, 2, 2}));
     EXPECT_EQ(cfg.vae.num_res_blocks, 1);
-    EXPECT_EQ(cfg.text.width, 128);
-    EXPECT_EQ(cfg.text.layers, 2);
-    EXPECT_EQ(cfg.text.heads, 2);
+    EXPECT_EQ(cfg.text().width, 128);
+    EXPECT_EQ(cfg.text().layers, 2);
+    EXPECT_EQ(cfg.text().heads, 2);
     KeyReport r = check_keys(ck, cfg);
     EXPECT_TRUE(r.complete());
     EXPECT_TRUE(r.unknown.empty());
@@ -125,22 +125,62 @@ TEST(ModelDetect, Sd2TinyFixtureMatchesItsLdmConfig) {
     EXPECT_EQ(cfg.unet.heads_for(128), 2);
     EXPECT_TRUE(cfg.unet.use_linear_in_transformer);
     EXPECT_EQ(cfg.unet.context_dim, 128);
-    EXPECT_EQ(cfg.text.naming, TextConfig::Naming::OpenClip);
-    EXPECT_EQ(cfg.text.width, 128);
-    EXPECT_EQ(cfg.text.layers, 3);
-    EXPECT_EQ(cfg.text.heads, 2);
+    EXPECT_EQ(cfg.text().naming, TextConfig::Naming::OpenClip);
+    EXPECT_EQ(cfg.text().width, 128);
+    EXPECT_EQ(cfg.text().layers, 3);
+    EXPECT_EQ(cfg.text().heads, 2);
     EXPECT_FALSE(cfg.schedule.prediction_known);  // no sidecar yaml: the pipeline probes the UNet
     KeyReport r = check_keys(ck, cfg);
     EXPECT_TRUE(r.complete());
     EXPECT_TRUE(r.unknown.empty());
 }
 
-TEST(ModelDetect, SdxlIsRecognisedAndRefusedWithItsName) {
-    Checkpoint ck = load_checkpoint(fixture_path("sdxl-tiny/model.safetensors"));
-    ModelConfig cfg = detect_model(ck);
+TEST(ModelDetect, SdxlBaseKeyListIsCompleteWithTheReleasedConventions) {
+    Checkpoint ck = checkpoint_from_key_list(fixture_path("keys/sdxl-base-keys.txt"));
+    ModelConfig cfg = infer_config(ck);
     EXPECT_EQ(cfg.family, ModelFamily::SDXL);
+    EXPECT_TRUE(cfg.supported());
+    ASSERT_EQ(cfg.text_encoders.size(), 2u);
+    EXPECT_EQ(cfg.text_encoders[0].width, 768);
+    EXPECT_EQ(cfg.text_encoders[0].layer_for(1), 2);  // hidden_states[11] of 12, no final norm
+    EXPECT_FALSE(cfg.text_encoders[0].final_norm);
+    EXPECT_EQ(cfg.text_encoders[1].width, 1280);
+    EXPECT_EQ(cfg.text_encoders[1].layers, 32);
+    EXPECT_EQ(cfg.text_encoders[1].heads, 20);
+    EXPECT_EQ(cfg.text_encoders[1].pooled_dim, 1280);
+    EXPECT_EQ(cfg.unet.context_dim, 2048);
+    EXPECT_EQ(cfg.unet.adm_in_channels, 2816);  // 1280 pooled + 6 x 256
+    EXPECT_EQ(cfg.unet.transformer_depth, (std::vector<int>{0, 2, 10}));
+    EXPECT_EQ(cfg.unet.middle_transformer_depth, 10);
+    KeyReport r = check_keys(ck, cfg);
+    EXPECT_TRUE(r.missing.empty()) << r.missing.front();
+    EXPECT_TRUE(r.wrong_shape.empty()) << r.wrong_shape.front();
+    EXPECT_TRUE(r.unknown.empty()) << r.unknown.front();
+    // A file that looks like SDXL but lacks a tensor, or has one of the wrong shape, is named.
+    ck.tensors.erase("conditioner.embedders.1.model.text_projection");
+    ck.tensors["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"] = Tensor::meta({767}, DType::F16);
+    r = check_keys(ck, cfg);
+    ASSERT_EQ(r.missing.size(), 1u);
+    EXPECT_EQ(r.missing[0], "conditioner.embedders.1.model.text_projection");
+    ASSERT_EQ(r.wrong_shape.size(), 1u);
+    EXPECT_NE(r.wrong_shape[0].find("final_layer_norm.weight"), std::string::npos) << r.wrong_shape[0];
+    // label_emb's input width must be what the conditioner gives (pooled + 6 x 256).
+    ck = checkpoint_from_key_list(fixture_path("keys/sdxl-base-keys.txt"));
+    ck.tensors["model.diffusion_model.label_emb.0.0.weight"] = Tensor::meta({1280, 2048}, DType::F16);
+    try {
+        infer_config(ck);
+        ADD_FAILURE() << "a label_emb of the wrong width was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("label_emb.0.0.weight"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ModelDetect, SdxlRefinerIsRecognisedAndRefusedWithItsName) {
+    Checkpoint ck = checkpoint_from_key_list(fixture_path("keys/sdxl-refiner-keys.txt"));
+    ModelConfig cfg = infer_config(ck);
+    EXPECT_EQ(cfg.family, ModelFamily::SDXLRefiner);
     EXPECT_FALSE(cfg.supported());
-    EXPECT_NE(cfg.unsupported_reason().find("SDXL"), std::string::npos);
+    EXPECT_NE(cfg.unsupported_reason().find("SDXL refiner"), std::string::npos);
 }
 
 TEST(ModelDetect, InpaintingUnetIsNamed) {

@@ -58,7 +58,7 @@ TEST(Bf16, ModelsMatchFp32ReferenceWithinBf16Tolerance) {
     Checkpoint ref = load_checkpoint(fixture_path("sd1-tiny/ref.safetensors"));
     const ModelConfig cfg = detect_model(ck);
     Arena a;
-    ClipTextModel clip(ck, cfg, Precision::BF16);
+    ClipTextModel clip(ck, cfg.text(), Precision::BF16);
     std::vector<int> ids;
     const Tensor& tokens = ref.get("text.tokens");
     for (int64_t i = 0; i < tokens.numel(); ++i) ids.push_back(static_cast<int>(tokens.data<int64_t>()[i]));

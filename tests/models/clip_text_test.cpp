@@ -35,7 +35,7 @@ constexpr double kTextTolerance = 2e-5;
 TEST(ClipText, LastHiddenStateMatchesReference) {
     TextFixture f;
     Checkpoint ck = load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
-    ClipTextModel clip(ck, detect_model(ck));
+    ClipTextModel clip(ck, detect_model(ck).text());
     Arena arena;
     std::vector<Tensor> hidden;
     Tensor out = clip.forward(f.ids(), 2, /*clip_skip=*/1, arena, &hidden);
@@ -51,7 +51,7 @@ TEST(ClipText, LastHiddenStateMatchesReference) {
 TEST(ClipText, ClipSkipTwoIsPenultimateLayerThroughFinalNorm) {
     TextFixture f;
     Checkpoint ck = load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
-    ClipTextModel clip(ck, detect_model(ck));
+    ClipTextModel clip(ck, detect_model(ck).text());
     Arena arena;
     Tensor out = clip.forward(f.ids(), 2, /*clip_skip=*/2, arena);
     EXPECT_LT(max_abs_diff(out, f.ref.get("text.penultimate_ln")), kTextTolerance);
@@ -60,7 +60,7 @@ TEST(ClipText, ClipSkipTwoIsPenultimateLayerThroughFinalNorm) {
 TEST(ClipText, Fp16WeightsMatchFp16Reference) {
     TextFixture f;
     Checkpoint ck = load_checkpoint(fixture_path("sd1-tiny/model-fp16.safetensors"));
-    ClipTextModel clip(ck, detect_model(ck));
+    ClipTextModel clip(ck, detect_model(ck).text());
     Arena arena;
     Tensor out = clip.forward(f.ids(), 2, 1, arena);
     EXPECT_LT(max_abs_diff(out, f.ref.get("text.last_hidden_state_f16w")), kTextTolerance);
@@ -68,7 +68,7 @@ TEST(ClipText, Fp16WeightsMatchFp16Reference) {
 
 TEST(ClipText, RejectsBadTokenIdsAndClipSkip) {
     Checkpoint ck = load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
-    ClipTextModel clip(ck, detect_model(ck));
+    ClipTextModel clip(ck, detect_model(ck).text());
     Arena arena;
     std::vector<int> ids(77, 49407);
     ids[3] = 49408;

@@ -61,7 +61,7 @@ std::vector<float> timesteps_of(const Tensor& t) {
 }  // namespace
 
 TEST(Sd2, OpenClipTextTowerUsesThePenultimateLayerWithFinalNorm) {
-    ClipTextModel clip(fx().model, fx().cfg);
+    ClipTextModel clip(fx().model, fx().cfg.text());
     Arena arena;
     const std::vector<int> ids = ids_of(fx().ref.get("text.tokens"));
     Tensor z = clip.forward(ids, 2, /*clip_skip=*/1, arena);  // SD 2.x ignores clip skip, as webui
@@ -75,7 +75,7 @@ TEST(Sd2, OpenClipTextTowerUsesThePenultimateLayerWithFinalNorm) {
 TEST(Sd2, PromptIsPaddedWithZerosAsOpenClipTokenizes) {
     // The pipeline's path: webui chunking (end-padded), pad token 0 after the end token, then the encoder.
     const auto& c = fx().cases["tokenizer_cases"][0];
-    ClipTextModel clip(fx().model, fx().cfg);
+    ClipTextModel clip(fx().model, fx().cfg.text());
     Arena arena;
     Tensor ours = encode_prompt(clip, ClipTokenizer::default_instance(), c["prompt"].get<std::string>(), 1, arena);
     std::vector<int> ids = c["ids_77"].get<std::vector<int>>();

@@ -15,7 +15,7 @@ using difu::test::max_abs_diff;
 namespace {
 struct Fixture {
     Checkpoint model = load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
-    ClipTextModel clip{model, detect_model(model)};
+    ClipTextModel clip{model, detect_model(model).text()};
     const ClipTokenizer& tok = ClipTokenizer::default_instance();
 };
 Fixture& fx() {

@@ -19,7 +19,7 @@ TEST(ScheduledConditioning, EncodesEachTextOnceAndSwitchesAtTheStep) {
     // and step s (from 0) takes the first entry with end_at_step >= s, as reconstruct_cond_batch does.
     EXPECT_EQ(c.distinct_texts(), 4u);
     EXPECT_EQ(encoded, (std::vector<std::string>{"a cat x", "a cat y", "a dog x", "a dog y"}));
-    auto text_id = [&](int step) { return static_cast<int>(c.at(step).f32()[0]); };
+    auto text_id = [&](int step) { return static_cast<int>(c.at(step).context.f32()[0]); };
     EXPECT_EQ(text_id(0), 1);
     EXPECT_EQ(text_id(1), 1);
     EXPECT_EQ(text_id(2), 2);

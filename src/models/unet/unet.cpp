@@ -12,6 +12,10 @@ UNetModel::UNetModel(const Checkpoint& ck, const ModelConfig& cfg, Precision pre
     const bool linear_proj = cfg_.use_linear_in_transformer;
     time_embed_0_ = w.linear("time_embed.0", emb, mc);
     time_embed_2_ = w.linear("time_embed.2", emb, emb);
+    if (cfg_.adm_in_channels > 0) {  // num_classes "sequential": label_emb = Sequential(Linear, SiLU, Linear)
+        label_emb_0_0_ = w.linear("label_emb.0.0", emb, cfg_.adm_in_channels);
+        label_emb_0_2_ = w.linear("label_emb.0.2", emb, emb);
+    }
 
     // The same walk over levels as the original's __init__ (and io/sd_layout.cpp).
     auto transformer = [&](const Weights& tw, int64_t ch, int depth) {
@@ -83,6 +87,11 @@ Tensor UNetModel::run_block(const Block& block, Tensor h, const Tensor& silu_emb
 
 Tensor UNetModel::forward(const Tensor& x, std::span<const float> timesteps, const Tensor& context, Arena& a,
                           const UNetProbe& probe) const {
+    return forward(x, timesteps, context, Tensor(), a, probe);
+}
+
+Tensor UNetModel::forward(const Tensor& x, std::span<const float> timesteps, const Tensor& context, const Tensor& y,
+                          Arena& a, const UNetProbe& probe) const {
     const int64_t n = x.dim(0), mult = size_multiple();
     if (x.ndim() != 4 || x.dim(1) != cfg_.in_channels)
         throw Error::make("UNet input must be [N, {}, H, W], got {}", cfg_.in_channels, shape_str(x.shape()));
@@ -92,6 +101,9 @@ Tensor UNetModel::forward(const Tensor& x, std::span<const float> timesteps, con
     if (static_cast<int64_t>(timesteps.size()) != n) throw Error::make("UNet needs one timestep per sample");
     if (context.ndim() != 3 || context.dim(0) != n || context.dim(2) != cfg_.context_dim)
         throw Error::make("UNet context must be [{}, L, {}], got {}", n, cfg_.context_dim, shape_str(context.shape()));
+    if (cfg_.adm_in_channels > 0 && (!y.defined() || y.ndim() != 2 || y.dim(0) != n || y.dim(1) != cfg_.adm_in_channels))
+        throw Error::make("this UNet needs its vector conditioning y [{}, {}], got {}", n, cfg_.adm_in_channels,
+                          y.defined() ? shape_str(y.shape()) : "none");
     const auto report = [&](const std::string& name, const Tensor& t) { if (probe) probe(name, t); };
     const Arena::Mark scratch = a.mark();
     Tensor ctx = context.dtype() == DType::F32 ? context.contiguous() : context.to(DType::F32);
@@ -99,6 +111,12 @@ Tensor UNetModel::forward(const Tensor& x, std::span<const float> timesteps, con
     Tensor t_emb = timestep_embedding(timesteps, cfg_.model_channels);
     report("t_emb", t_emb);
     Tensor emb = time_embed_2_.forward(silu(time_embed_0_.forward(t_emb, a), a), a);
+    report("time_embed", emb);
+    if (cfg_.adm_in_channels > 0) {  // emb = emb + label_emb(y)
+        Tensor label = label_emb_0_2_.forward(silu(label_emb_0_0_.forward(y.contiguous(), a), a), a);
+        report("label_emb", label);
+        add_inplace(emb, label);
+    }
     report("emb", emb);
     const Tensor silu_emb = silu(emb, a);  // every ResBlock starts its emb_layers with SiLU
 

@@ -1,5 +1,5 @@
 // models/unet/unet.h — openaimodel.UNetModel of SD 1.x ("model.diffusion_model."):
-//   emb = time_embed(timestep_embedding(t))                 Linear, SiLU, Linear
+//   emb = time_embed(timestep_embedding(t)) [+ label_emb(y)]  Linear, SiLU, Linear (y: SDXL's vector)
 //   h = input_blocks(x), each output kept as a skip          conv_in, [ResBlock, SpatialTransformer] x levels, Downsample
 //   h = middle_block(h)                                      ResBlock, SpatialTransformer, ResBlock
 //   h = output_blocks(cat(h, skip.pop()))                    [ResBlock, SpatialTransformer, Upsample]
@@ -34,6 +34,10 @@ public:
     // context [N, L, context_dim] -> the model output [N, out, H, W] (eps for SD 1.x).
     Tensor forward(const Tensor& x, std::span<const float> timesteps, const Tensor& context, Arena& a,
                    const UNetProbe& probe = nullptr) const;
+    // SDXL: y [N, adm_in_channels] (pooled text embedding and size / crop Fourier features) through
+    // label_emb, added to the time embedding.
+    Tensor forward(const Tensor& x, std::span<const float> timesteps, const Tensor& context, const Tensor& y, Arena& a,
+                   const UNetProbe& probe = nullptr) const;
 
 private:
     using Layer = std::variant<Conv2d, ResBlock, SpatialTransformer, Downsample, Upsample>;
@@ -42,6 +46,7 @@ private:
 
     UNetConfig cfg_;
     Linear time_embed_0_, time_embed_2_;
+    Linear label_emb_0_0_, label_emb_0_2_;  // adm_in_channels > 0
     std::vector<Block> input_blocks_, output_blocks_;
     Block middle_block_;
     NormWeights out_0_;
