@@ -22,7 +22,7 @@
 #include "kernels/linear.h"
 #include "kernels/precision.h"
 #include "kernels/profile.h"
-#include "models/clip_text.h"
+#include "models/text_encoders.h"
 #include "models/unet/unet.h"
 #include "models/vae/autoencoder_kl.h"
 #include "pipeline/pipeline.h"
@@ -182,11 +182,12 @@ void run_txt2img(const Options& o, const PrecisionChoice& choice) {
     double parts = 0;
     {
         Arena arena;
-        std::optional<ClipTextModel> clip;
-        { SerialScope serial; clip.emplace(ck, cfg.text(), choice.precision); }
+        std::optional<TextEncoders> clip;
+        { SerialScope serial; clip.emplace(ck, cfg, choice.precision); }
         std::vector<int> ids(77, 49407);
         ids[0] = 49406;
-        parts += 2 * measure([&] { clip->forward(ids, 1, 1, arena); }, o.reps).seconds;  // prompt and negative prompt
+        parts += 2 * measure([&] { for (const ClipTextModel* m : clip->all()) m->encode(ids, 1, 1, arena); }, o.reps)
+                         .seconds;  // prompt and negative prompt
     }
     {
         Arena arena;
@@ -194,7 +195,8 @@ void run_txt2img(const Options& o, const PrecisionChoice& choice) {
         { SerialScope serial; unet.emplace(ck, cfg, choice.precision); }
         Tensor x = random_tensor({2, 4, lat, lat}, 10), ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
         std::vector<float> t{500.0f, 500.0f};
-        parts += o.steps * measure([&] { unet->forward(x, t, ctx, arena); }, o.reps).seconds;
+        Tensor y = cfg.unet.adm_in_channels > 0 ? random_tensor({2, cfg.unet.adm_in_channels}, 12) : Tensor();
+        parts += o.steps * measure([&] { unet->forward(x, t, ctx, y, arena); }, o.reps).seconds;
     }
     {
         Arena arena;
@@ -239,12 +241,12 @@ void run_bench(Options o) {
     const int64_t lat = o.size / 8;
     if (all || o.component == "text") {
         Arena arena;
-        std::optional<ClipTextModel> built;
-        { SerialScope serial; built.emplace(ck, cfg.text(), choice.precision); }
-        const ClipTextModel& clip = *built;
+        std::optional<TextEncoders> built;
+        { SerialScope serial; built.emplace(ck, cfg, choice.precision); }
+        const TextEncoders& text = *built;
         std::vector<int> ids(2 * 77, 49407);
         ids[0] = ids[77] = 49406;
-        results.push_back(result_of("text (batch 2)", measure([&] { clip.forward(ids, 2, 1, arena); }, o.reps),
+        results.push_back(result_of("text (batch 2)", measure([&] { for (const ClipTextModel* m : text.all()) m->encode(ids, 2, 1, arena); }, o.reps),
                                     &Reference::matmul, "matmul", arena));
     }
     if (all || o.component == "unet") {
@@ -255,7 +257,8 @@ void run_bench(Options o) {
         Tensor x = random_tensor({2, 4, lat, lat}, 10);
         Tensor ctx = random_tensor({2, 77, cfg.unet.context_dim}, 11);
         std::vector<float> t{500.0f, 500.0f};
-        results.push_back(result_of("unet CFG step", measure([&] { unet.forward(x, t, ctx, arena); }, o.reps),
+        Tensor y = cfg.unet.adm_in_channels > 0 ? random_tensor({2, cfg.unet.adm_in_channels}, 12) : Tensor();
+        results.push_back(result_of("unet CFG step", measure([&] { unet.forward(x, t, ctx, y, arena); }, o.reps),
                                     &Reference::unet_conv, "UNet conv", arena));
     }
     if (all || o.component == "vae") {

@@ -9,7 +9,6 @@
 #include "cli/commands.h"
 #include "io/checkpoint.h"
 #include "io/model_config.h"
-#include "io/model_family.h"
 
 namespace difu::cli {
 namespace {
@@ -38,11 +37,19 @@ nlohmann::ordered_json config_json(const ModelConfig& c) {
                  {"use_linear_in_transformer", u.use_linear_in_transformer}, {"adm_in_channels", u.adm_in_channels}};
     j["vae"] = {{"ch", c.vae.ch}, {"ch_mult", c.vae.ch_mult}, {"num_res_blocks", c.vae.num_res_blocks},
                 {"z_channels", c.vae.z_channels}, {"embed_dim", c.vae.embed_dim}, {"scale_factor", c.vae.scale_factor}};
-    j["text_encoder"] = {{"naming", c.text().naming == TextConfig::Naming::HuggingFace ? "huggingface" : "openclip"},
-                         {"width", c.text().width}, {"layers", c.text().layers}, {"heads", c.text().heads},
-                         {"intermediate", c.text().intermediate}, {"vocab_size", c.text().vocab_size},
-                         {"context_length", c.text().context_length},
-                         {"activation", c.text().quick_gelu ? "quick_gelu" : "gelu"}};
+    auto text_json = [](const TextConfig& t) {
+        return nlohmann::ordered_json{{"prefix", t.prefix},
+                                      {"naming", t.naming == TextConfig::Naming::HuggingFace ? "huggingface" : "openclip"},
+                                      {"width", t.width}, {"layers", t.layers}, {"heads", t.heads},
+                                      {"intermediate", t.intermediate}, {"vocab_size", t.vocab_size},
+                                      {"context_length", t.context_length},
+                                      {"activation", t.quick_gelu ? "quick_gelu" : "gelu"}, {"layer_from_end", t.layer},
+                                      {"final_norm", t.final_norm}, {"pad_token", t.pad_token},
+                                      {"pooled_dim", t.pooled_dim}};
+    };
+    j["text_encoder"] = text_json(c.text());  // the first, under the name earlier versions used
+    j["text_encoders"] = nlohmann::ordered_json::array();
+    for (const TextConfig& t : c.text_encoders) j["text_encoders"].push_back(text_json(t));
     j["schedule"] = {{"timesteps", c.schedule.timesteps}, {"linear_start", c.schedule.linear_start},
                      {"linear_end", c.schedule.linear_end},
                      {"prediction", !c.schedule.prediction_known ? "unknown (eps or v)"
@@ -63,9 +70,7 @@ void run_inspect(const std::string& path, bool json) {
     Checkpoint ck = load_checkpoint(path);
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ModelConfig cfg = detect_model(ck);
-    // A family difu does not generate with yet has no key layout to check against either.
-    const bool layout_known = describe(cfg.family).supported;
-    KeyReport keys = layout_known ? check_keys(ck, cfg) : KeyReport{};
+    KeyReport keys = check_keys(ck, cfg);
 
     std::map<std::string, int64_t> dtypes;
     std::map<std::string, ComponentStats> comps;
@@ -89,8 +94,8 @@ void run_inspect(const std::string& path, bool json) {
         j["dtypes"] = dtypes;
         for (const auto& [name, c] : comps) j["components"][name] = {{"tensors", c.tensors}, {"parameters", c.params}};
         j["config"] = config_json(cfg);
-        if (layout_known) j["keys"] = {{"used", keys.used}, {"ignored", keys.ignored}, {"missing", keys.missing},
-                                       {"wrong_shape", keys.wrong_shape}, {"unknown", keys.unknown}};
+        j["keys"] = {{"used", keys.used}, {"ignored", keys.ignored}, {"missing", keys.missing},
+                     {"wrong_shape", keys.wrong_shape}, {"unknown", keys.unknown}};
         j["load_ms"] = load_ms;
         fmt::print("{}\n", j.dump(2));
         return;
@@ -113,20 +118,18 @@ void run_inspect(const std::string& path, bool json) {
                u.use_linear_in_transformer ? "linear" : "1x1 conv");
     fmt::print("VAE        ch {}, mult {}, {} res blocks/level, z {}, scale factor {}\n", cfg.vae.ch, cfg.vae.ch_mult,
                cfg.vae.num_res_blocks, cfg.vae.z_channels, cfg.vae.scale_factor);
-    fmt::print("Text       {} width {}, {} layers, {} heads, mlp {}, {}; context = {} layer{}, pad token {}\n",
-               cfg.text().naming == TextConfig::Naming::OpenClip ? "OpenCLIP" : "CLIP", cfg.text().width, cfg.text().layers,
-               cfg.text().heads, cfg.text().intermediate, cfg.text().quick_gelu ? "quick_gelu" : "gelu",
-               cfg.text().clip_skip_applies ? "the clip skip setting's" : cfg.text().layer == 2 ? "the penultimate" : "the last",
-               cfg.text().final_norm ? " + final norm" : "", cfg.text().pad_token);
+    for (const TextConfig& t : cfg.text_encoders)
+        fmt::print("Text       {} width {}, {} layers, {} heads, mlp {}, {}; context = {} layer{}, pad token {}{}\n",
+                   t.naming == TextConfig::Naming::OpenClip ? "OpenCLIP" : "CLIP", t.width, t.layers, t.heads,
+                   t.intermediate, t.quick_gelu ? "quick_gelu" : "gelu",
+                   t.clip_skip_applies ? "the clip skip setting's" : t.layer == 2 ? "the penultimate" : "the last",
+                   t.final_norm ? " + final norm" : "", t.pad_token,
+                   t.pooled_dim > 0 ? fmt::format("; pooled {}", t.pooled_dim) : "");
     fmt::print("Schedule   {} steps, betas {}..{} (scaled linear), prediction {}\n", cfg.schedule.timesteps,
                cfg.schedule.linear_start, cfg.schedule.linear_end,
                !cfg.schedule.prediction_known ? "unknown from the keys (eps or v; a sidecar .yaml can say)"
                : cfg.schedule.prediction == Prediction::V ? "v" : "eps");
     fmt::print("Config     {}\n", cfg.config_source);
-    if (!layout_known) {
-        fmt::print("Keys       not checked: difu does not know the {} key layout yet\n", family_name(cfg.family));
-        return;
-    }
     fmt::print("Keys       {} used, {} ignored (EMA copies, training buffers), {} missing, {} unknown\n", keys.used,
                keys.ignored, keys.missing.size() + keys.wrong_shape.size(), keys.unknown.size());
     print_list("Missing tensors", keys.missing);

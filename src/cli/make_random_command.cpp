@@ -19,7 +19,7 @@ void add_make_random_command(CLI::App& app) {
     struct Options { std::string arch = "sd15", dtype = "f16", output; uint64_t seed = 0; };
     auto o = std::make_shared<Options>();
     cmd->add_option("-a,--arch", o->arch, "Architecture: sd15 (SD 1.5), sd21 (SD 2.1 512, eps), sd21-v (SD 2.1 768-v; "
-                                          "a sidecar .yaml says v), tiny (the sd1-tiny fixture's shapes)")
+                                          "a sidecar .yaml says v), sdxl, sdxl-refiner (SDXL 1.0), tiny (the sd1-tiny fixture's shapes)")
         ->capture_default_str();
     cmd->add_option("--dtype", o->dtype, "Float dtype in the file: f32, f16 or bf16")->capture_default_str();
     cmd->add_option("-s,--seed", o->seed, "Seed of the random weights")->capture_default_str();

@@ -161,10 +161,32 @@ ModelConfig architecture_config(const std::string& arch) {
         c.config_source = "built-in architecture '" + arch + "'";
         return c;
     }
+    if (arch == "sdxl" || arch == "sdxl-refiner") {  // sgm's sd_xl_base.yaml / sd_xl_refiner.yaml
+        const bool base = arch == "sdxl";
+        ModelConfig c = family_config(describe(base ? ModelFamily::SDXL : ModelFamily::SDXLRefiner));
+        c.unet.model_channels = base ? 320 : 384;
+        c.unet.channel_mult = base ? std::vector<int>{1, 2, 4} : std::vector<int>{1, 2, 4, 4};
+        c.unet.transformer_depth = base ? std::vector<int>{0, 2, 10} : std::vector<int>{0, 4, 4, 0};
+        c.unet.middle_transformer_depth = base ? 10 : 4;
+        c.unet.context_dim = base ? 2048 : 1280;
+        c.unet.adm_in_channels = base ? 2816 : 2560;  // pooled 1280 + 6 (base) or 5 (refiner) x 256
+        c.unet.use_linear_in_transformer = true;
+        c.vae.ch_mult = {1, 2, 4, 4};
+        for (TextConfig& t : c.text_encoders) {
+            if (t.naming == TextConfig::Naming::HuggingFace) continue;  // CLIP ViT-L: the defaults
+            t.width = 1280;  // OpenCLIP ViT-bigG/14
+            t.layers = 32;
+            t.heads = 20;
+            t.intermediate = 5120;
+            t.pooled_dim = 1280;
+        }
+        c.config_source = "built-in architecture '" + arch + "'";
+        return c;
+    }
     throw Error::make("unknown architecture '{}' (known: {})", arch, fmt::join(architecture_names(), ", "));
 }
 
-std::vector<std::string> architecture_names() { return {"sd15", "tiny", "sd21", "sd21-v"}; }
+std::vector<std::string> architecture_names() { return {"sd15", "tiny", "sd21", "sd21-v", "sdxl", "sdxl-refiner"}; }
 
 std::vector<RandomTensorSpec> random_checkpoint_layout(const ModelConfig& cfg, DType float_dtype) {
     std::vector<RandomTensorSpec> out;

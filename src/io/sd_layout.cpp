@@ -221,8 +221,6 @@ bool ignorable(const std::string& name) {
 }  // namespace
 
 std::vector<TensorSpec> expected_tensors(const ModelConfig& cfg) {
-    if (!describe(cfg.family).supported)
-        throw Error::make("the key layout of {} checkpoints is not known to difu yet", family_name(cfg.family));
     Specs s;
     unet_layout(s, cfg.unet_prefix, cfg.unet);
     vae_layout(s, cfg.vae_prefix, cfg.vae);

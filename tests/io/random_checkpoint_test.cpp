@@ -47,6 +47,11 @@ TEST(MakeRandom, Sd21LayoutsEqualRealKeyList) {
     EXPECT_EQ(architecture_config("sd21").default_size(), 512);
 }
 
+TEST(MakeRandom, SdxlLayoutsEqualRealKeyLists) {
+    expect_layout_equals_key_list("sdxl", DType::F16, "sdxl-base-keys.txt");
+    expect_layout_equals_key_list("sdxl-refiner", DType::F16, "sdxl-refiner-keys.txt");
+}
+
 TEST(MakeRandom, TinyCheckpointLoadsAndLooksLikeAModel) {
     const std::string path = test::temp_dir() + "/tiny-random.safetensors";
     write_random_checkpoint(path, architecture_config("tiny"), DType::F16, 7);
