@@ -43,10 +43,11 @@ Checkpoint load_checkpoint(std::shared_ptr<MappedFile> file) {
     const size_t n = file->size();
     // torch.save zip archives start with a local file header "PK\3\4"; legacy torch files with the
     // pickle protocol-2 opcode 0x80 0x02 (the magic number); safetensors with an 8-byte header length
-    // followed by '{'.
+    // followed by '{'. Safetensors first: a header length whose low byte is 0x80 starts like a pickle
+    // (a legacy torch file's 9th byte is inside its magic number, never '{').
     if (n >= 4 && std::memcmp(p, "PK\x03\x04", 4) == 0) return read_ckpt(file);
-    if (n >= 2 && p[0] == std::byte{0x80}) return read_ckpt(file);
     if (n >= 9 && p[8] == std::byte{'{'}) return read_safetensors(file);
+    if (n >= 2 && p[0] == std::byte{0x80}) return read_ckpt(file);
     if (n < 9) throw Error::at(path, "file is only {} bytes: not a checkpoint", n);
     throw Error::at(path, "not a checkpoint: neither safetensors, nor a torch.save zip, nor a torch pickle");
 }

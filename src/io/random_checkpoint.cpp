@@ -84,6 +84,8 @@ std::vector<float> random_values(const TensorSpec& spec, const ModelConfig& cfg,
         for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(d[i]);
     } else if (spec.name == "model_ema.decay") {
         v[0] = 0.9999f;
+    } else if (spec.shape.empty()) {  // OpenCLIP's logit_scale, at its initial value ln(1 / 0.07)
+        v[0] = std::log(1.0f / 0.07f);
     } else if (ends_with(spec.name, ".bias")) {
         for (auto& x : v) x = 0.02f * rng.uniform();
     } else if (spec.shape.size() == 1) {  // norm weights

@@ -52,6 +52,28 @@ TEST(MakeRandom, SdxlLayoutsEqualRealKeyLists) {
     expect_layout_equals_key_list("sdxl-refiner", DType::F16, "sdxl-refiner-keys.txt");
 }
 
+TEST(MakeRandom, EveryArchitectureWritesAFileThatLoads) {
+    for (const std::string& arch : architecture_names()) {
+        ModelConfig cfg = architecture_config(arch);
+        if (arch != "tiny") {  // full size is gigabytes: shrink the widths, keep every kind of tensor
+            cfg.unet.model_channels = 64;
+            cfg.unet.context_dim = 0;
+            for (TextConfig& t : cfg.text_encoders) {
+                t.width = 64; t.heads = 1; t.intermediate = 256; t.layers = 2; t.vocab_size = 1000;
+                if (t.pooled_dim > 0) t.pooled_dim = 64;
+                cfg.unet.context_dim += t.width;
+            }
+            if (cfg.unet.adm_in_channels > 0) cfg.unet.adm_in_channels = 64 + (arch == "sdxl" ? 6 : 5) * 256;
+            cfg.vae.ch = 32;
+            cfg.text().layer = 1;
+        }
+        const std::string path = test::temp_dir() + "/" + arch + ".safetensors";
+        write_random_checkpoint(path, cfg, DType::F16, 1);
+        Checkpoint ck = load_checkpoint(path);
+        EXPECT_EQ(ck.tensors.size(), random_checkpoint_layout(cfg, DType::F16).size()) << arch;
+    }
+}
+
 TEST(MakeRandom, TinyCheckpointLoadsAndLooksLikeAModel) {
     const std::string path = test::temp_dir() + "/tiny-random.safetensors";
     write_random_checkpoint(path, architecture_config("tiny"), DType::F16, 7);

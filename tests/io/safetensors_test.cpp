@@ -81,6 +81,20 @@ TEST(Safetensors, WriterRoundTrips) {
     EXPECT_EQ(reinterpret_cast<uintptr_t>(ck.get("b.c").raw()) % 8, 0u);
 }
 
+TEST(Safetensors, HeaderLengthEndingIn0x80IsNotTakenForAPickle) {
+    // The first byte of a safetensors file is the header length's low byte; 0x80 is also pickle's PROTO.
+    for (size_t name_length = 1; name_length < 300; ++name_length) {
+        std::string path = test::temp_dir() + "/len.safetensors";
+        write_safetensors(path, {{std::string(name_length, 'a'), Tensor::from_f32({1}, std::vector<float>{1})}}, {});
+        std::byte first{};
+        std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(&first), 1);
+        if (first != std::byte{0x80}) continue;
+        EXPECT_EQ(load_checkpoint(path).tensors.size(), 1u);
+        return;
+    }
+    FAIL() << "no header length ending in 0x80 was produced";
+}
+
 TEST(Safetensors, HostileHeadersGiveOneLineErrors) {
     struct Case { std::string header; size_t data; uint64_t claimed; std::string expect; };
     const std::vector<Case> cases = {
