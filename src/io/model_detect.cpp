@@ -167,10 +167,9 @@ std::string ModelConfig::display_name() const {
 
 std::string ModelConfig::unsupported_reason() const {
     if (!describe(family).supported)
-        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x and SD 2.x for now)",
+        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x, SD 2.x and SDXL base for now)",
                            family_name(family));
-    if (variant == "inpainting") return "inpainting UNets (9 input channels) are not supported yet";
-    if (!variant.empty()) return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
+    if (!variant.empty() && variant != "inpainting") return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
     return "";
 }
 

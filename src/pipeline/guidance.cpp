@@ -36,12 +36,24 @@ std::pair<Tensor, Tensor> output_halves(const GuidedModel& m, const Tensor& x, f
     const int64_t b = x.dim(0);
     const bool guided = m.scale != 1.0f;
     const int64_t n = guided ? 2 * b : b;
-    Shape s = x.shape();
-    s[0] = n;
-    Tensor x_in = Tensor::empty(s);
-    const int64_t per = x.numel();
-    for (int64_t r = 0; r < n / b; ++r)
-        for (int64_t i = 0; i < per; ++i) x_in.mutable_data<float>()[r * per + i] = x.data<float>()[i] * c_in;
+    // [x c_in | c_concat] per sample, the whole batch repeated for the two halves.
+    const int64_t hw = x.dim(2) * x.dim(3), cx = x.dim(1);
+    const int64_t cc = m.image_conditioning.defined() ? m.image_conditioning.dim(1) : 0;
+    if (cc > 0 && (m.image_conditioning.dim(2) != x.dim(2) || m.image_conditioning.dim(3) != x.dim(3)))
+        throw Error::make("image conditioning {} does not fit the latent {}", shape_str(m.image_conditioning.shape()),
+                          shape_str(x.shape()));
+    Tensor x_in = Tensor::empty({n, cx + cc, x.dim(2), x.dim(3)});
+    float* in = x_in.mutable_data<float>();
+    const Tensor concat = cc > 0 ? m.image_conditioning.contiguous() : Tensor();
+    for (int64_t k = 0; k < n; ++k) {
+        const float* xs = x.data<float>() + (k % b) * cx * hw;
+        float* dst = in + k * (cx + cc) * hw;
+        for (int64_t i = 0; i < cx * hw; ++i) dst[i] = xs[i] * c_in;
+        if (cc > 0) {
+            const int64_t src_b = concat.dim(0) == 1 ? 0 : k % b;
+            std::memcpy(dst + cx * hw, concat.data<float>() + src_b * cc * hw, static_cast<size_t>(cc * hw) * sizeof(float));
+        }
+    }
     std::vector<float> ts(static_cast<size_t>(n), t);
     if (m.unet_calls) ++*m.unet_calls;
     Tensor eps = m.unet.forward(x_in, ts, batch_of(m.cond.context, m.uncond.context, b, guided),

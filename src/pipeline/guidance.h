@@ -24,6 +24,9 @@ struct GuidedModel {
     Arena& arena;
     int* unet_calls = nullptr;  // counts UNet evaluations (progress, tests)
     Prediction prediction = Prediction::Eps;  // what the UNet outputs
+    // Inpainting UNets: c_concat [1, 5, h, w] (mask, masked-image latent), the same for both halves,
+    // concatenated after the latent channels of the (c_in-scaled) input, as LatentDiffusion.apply_model.
+    Tensor image_conditioning;
 };
 
 Denoiser make_cfg_denoiser(const GuidedModel& m);

@@ -14,6 +14,7 @@
 #include "kernels/dnnl_weights.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
+#include "pipeline/image_conditioning.h"
 #include "pipeline/prediction_probe.h"
 #include "pipeline/vector_conditioning.h"
 #include "sampling/ddim.h"
@@ -167,10 +168,11 @@ Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
 // One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
 Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches,
                                        const Tensor* init_latent, const PromptConditioning& prompts,
+                                       const Tensor& image_conditioning,
                                        const ProgressFn& progress) {
     const SamplerChoice sc = parse_sampler(r.sampler);
     const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
-    const Shape shape{r.batch_size, cfg_.unet.in_channels, r.height / 8, r.width / 8};
+    const Shape shape{r.batch_size, cfg_.unet.out_channels, r.height / 8, r.width / 8};  // the latent, not c_concat
     // ComfyUI's convention: randn of the whole batch from a generator seeded with the seed; ancestral
     // steps draw from a second generator seeded with seed + 1, one randn(latent shape) per step.
     TorchCpuGenerator gen(static_cast<uint64_t>(seed));
@@ -190,6 +192,7 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
     Arena arena;
     GuidedModel guided{unet, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
     guided.prediction = cfg_.schedule.prediction;  // known: the UNet is built (and probed if need be)
+    guided.image_conditioning = image_conditioning;
     auto condition_for = [&](int step) {
         guided.cond = prompts.cond.at(step);
         guided.uncond = prompts.uncond.at(step);
@@ -329,6 +332,12 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         resolve_default_size(r, &build);  // the init image is resized to it
         moments = encode_init_image(vae_model(&build), r, arena);
     }
+    // An inpainting UNet's extra input channels (mask, masked-image latent), as webui gives them without a mask.
+    Tensor image_conditioning;
+    if (cfg_.unet.in_channels != cfg_.unet.out_channels) {
+        resolve_default_size(r, &build);
+        image_conditioning = txt2img_image_conditioning(vae_model(&build), cfg_, r.width, r.height, arena);
+    }
     result.times.text = phase_seconds(t0, 0);
 
     // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
@@ -347,6 +356,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     for (int b = 0; b < r.batch_count; ++b) {
         seeds.push_back(r.seed + static_cast<int64_t>(b) * r.batch_size);  // webui: the next batch's first seed
         latents.push_back(sample_batch(unet, r, seeds.back(), b, r.batch_count, moments ? &*moments : nullptr, prompts,
+                                       image_conditioning,
                                        progress));
     }
     result.times.sampling = phase_seconds(t0, build_before);

@@ -97,7 +97,8 @@ private:
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
     Tensor sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
-                        const PromptConditioning& prompts, const ProgressFn& progress);
+                        const PromptConditioning& prompts,
+                        const Tensor& image_conditioning, const ProgressFn& progress);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
     // Width / height left at kModelDefaultSize become the model's default size, then the request is

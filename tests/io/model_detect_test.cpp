@@ -188,7 +188,11 @@ TEST(ModelDetect, InpaintingUnetIsNamed) {
     ck.tensors["model.diffusion_model.input_blocks.0.0.weight"] = Tensor::meta({320, 9, 3, 3}, DType::F16);
     ModelConfig cfg = infer_config(ck);
     EXPECT_EQ(cfg.variant, "inpainting");
-    EXPECT_NE(cfg.unsupported_reason().find("9 input channels"), std::string::npos);
+    EXPECT_TRUE(cfg.supported()) << cfg.unsupported_reason();
+    ck.tensors["model.diffusion_model.input_blocks.0.0.weight"] = Tensor::meta({320, 8, 3, 3}, DType::F16);
+    cfg = infer_config(ck);
+    EXPECT_EQ(cfg.variant, "instruct-pix2pix");
+    EXPECT_NE(cfg.unsupported_reason().find("8 input channels"), std::string::npos);
 }
 
 TEST(ModelDetect, NonModelsAreNamed) {
