@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
@@ -19,9 +20,30 @@ std::string request_seed_note(const GenerateRequest& r) { return r.seed == kRand
 
 struct GenerateOptions {
     std::string model, init_image, noise_file, output = "output.png", precision = "auto";
+    std::string original_size, crop, target_size;  // SDXL micro-conditioning, "WxH" / "TOP,LEFT"
     bool verbose = false;
     GenerateRequest request;
 };
+
+// "1024x768" -> {1024, 768}; "32,16" with separator ','. Throws naming the option.
+std::pair<int, int> parse_pair(const std::string& text, char separator, const char* option) {
+    const size_t at = text.find(separator);
+    int a = -1, b = -1;
+    try {
+        size_t used_a = 0, used_b = 0;
+        if (at != std::string::npos) {
+            a = std::stoi(text.substr(0, at), &used_a);
+            b = std::stoi(text.substr(at + 1), &used_b);
+        }
+        if (at == std::string::npos || used_a != at || used_b != text.size() - at - 1) a = -1;
+    } catch (const std::exception&) {
+        a = -1;
+    }
+    if (a < 0 || b < 0)
+        throw Error::make("{} must be two non-negative integers like '{}', got '{}'", option,
+                          separator == 'x' ? "1024x1024" : "0,0", text);
+    return {a, b};
+}
 
 // output.png -> output.png for one image, output-0.png, output-1.png, ... for several.
 std::string output_path(const std::string& base, size_t index, size_t count) {
@@ -61,6 +83,12 @@ void run_generate(GenerateOptions o) {
     if (default_model) o.model = DIFU_DEFAULT_MODEL;
     if (!o.init_image.empty()) r.init_image = read_image(o.init_image);
     if (!o.noise_file.empty()) r.initial_noise = read_noise_file(o.noise_file);
+    SizeConditioning& sc = r.size_conditioning;
+    if (!o.original_size.empty())
+        std::tie(sc.original_width, sc.original_height) = parse_pair(o.original_size, 'x', "--original-size");
+    if (!o.crop.empty()) std::tie(sc.crop_top, sc.crop_left) = parse_pair(o.crop, ',', "--crop");
+    if (!o.target_size.empty())
+        std::tie(sc.target_width, sc.target_height) = parse_pair(o.target_size, 'x', "--target-size");
     validate_request(r);  // before the (slow) load, so a typo fails at once
     const PrecisionChoice precision = choose_precision(o.precision);
     if (default_model)
@@ -127,6 +155,10 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
     cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();
     cmd->add_option("--eta", r.eta, "DDIM eta (0 = deterministic)")->capture_default_str();
+    cmd->add_option("--original-size", o->original_size,
+                    "SDXL micro-conditioning: the 'original' image size WxH (default: the image's)");
+    cmd->add_option("--crop", o->crop, "SDXL micro-conditioning: crop coordinates TOP,LEFT (default: 0,0)");
+    cmd->add_option("--target-size", o->target_size, "SDXL micro-conditioning: target size WxH (default: the image's)");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -25,6 +25,13 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
+    constexpr int kMaxConditioningSide = 1 << 16;
+    const SizeConditioning& s = r.size_conditioning;
+    for (auto [name, v] : {std::pair{"original width", s.original_width}, {"original height", s.original_height},
+                           {"crop top", s.crop_top}, {"crop left", s.crop_left}, {"target width", s.target_width},
+                           {"target height", s.target_height}})
+        if (v < 0 || v > kMaxConditioningSide)
+            throw Error::make("{} must be between 0 and {}, got {}", name, kMaxConditioningSide, v);
     (void)parse_sampler(r.sampler);
     (void)parse_scheduler(r.scheduler);
 }

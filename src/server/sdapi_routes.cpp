@@ -24,11 +24,13 @@ Json samplers() {
 }
 
 Json schedulers() {  // webui's sd_schedulers entries for the schedules difu has
-    auto entry = [](const char* name, const char* label, double rho) {
-        return Json{{"name", name}, {"label", label}, {"aliases", nullptr}, {"default_rho", rho}, {"need_inner_model", false}};
+    // need_inner_model: webui's flag for schedules computed from the model's own sigmas.
+    auto entry = [](const char* name, const char* label, double rho, bool inner) {
+        return Json{{"name", name}, {"label", label}, {"aliases", nullptr}, {"default_rho", rho}, {"need_inner_model", inner}};
     };
-    return Json::array({entry("automatic", "Automatic", -1), entry("karras", "Karras", kKarrasRho),
-                        entry("exponential", "Exponential", -1)});
+    return Json::array({entry("automatic", "Automatic", -1, false), entry("karras", "Karras", kKarrasRho, false),
+                        entry("exponential", "Exponential", -1, false), entry("sgm_uniform", "SGM Uniform", -1, true),
+                        entry("simple", "Simple", -1, true), entry("sgm_legacy", "SGM Legacy", -1, true)});
 }
 
 Json sd_models(const ModelInfo& m) {

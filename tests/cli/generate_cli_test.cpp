@@ -70,6 +70,8 @@ TEST(GenerateCli, BadInputGivesOneLineAndExitCode2) {
              {"generate" + kModel + " -p x --sampler warp" + out, "unknown sampler"},
              {"generate" + kModel + " -p x -W 100" + out, "multiple of 8"},
              {"generate" + kModel + " -p x --steps 0" + out, "steps"},
+             {"generate" + kModel + " -p x --crop 3x4" + out, "--crop must be two non-negative integers"},
+             {"generate" + kModel + " -p x --original-size 1024" + out, "--original-size"},
              {"generate" + kModel + " -p x -i /nonexistent.png" + out, "cannot open"},
              {"generate" + kModel + " -p x -i " + fixture_path("sd1-tiny/cases.json") + out, "cases.json"},
              {"generate -m " + fixture_path("sd1-tiny-inpaint/model.safetensors") + " -p x" + out, "no text encoder"},
@@ -140,6 +142,16 @@ TEST(GenerateCli, SdxlSgmLegacyEulerRunEqualsTheReferenceImage) {
     ASSERT_EQ(img.width, 96);
     ASSERT_EQ(img.height, 128);
     EXPECT_LE(max_pixel_difference(img, ref.get("sample.image")), 1);
+}
+
+TEST(GenerateCli, SdxlMicroConditioningFlagsReachTheModel) {
+    const std::string a = temp_dir() + "/sdxl-a.png", b = temp_dir() + "/sdxl-b.png";
+    const std::string common = "generate -m " + fixture_path("sdxl-tiny/model.safetensors") +
+                               " -p x --steps 2 -W 64 -H 64 -s 3 --precision fp32 ";
+    ASSERT_EQ(difu_cli(common + "-o " + a).status, 0);
+    Result r = difu_cli(common + "--original-size 768x1024 --crop 32,16 --target-size 896x1152 -o " + b);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(difu::read_image(a).pixels, difu::read_image(b).pixels);
 }
 
 TEST(GenerateCli, Sd2WithoutYamlIsProbedAndGetsItsDefaultSize) {

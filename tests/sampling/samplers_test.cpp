@@ -192,3 +192,25 @@ TEST(Samplers, DdpmFollowsItsFormula) {
     }
     EXPECT_LT(max_abs_diff(got, x), 1e-4);
 }
+
+TEST(Schedules, SimpleTakesEveryNthSigmaFromTheTop) {
+    // ComfyUI simple_scheduler: sigs[i] = model_sigmas[-(1 + int(i * 1000 / n))], then 0.
+    const auto& s = fx().schedule;
+    const std::vector<float> sig = make_sigmas(s, parse_scheduler("Simple"), 10);
+    ASSERT_EQ(sig.size(), 11u);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(sig[static_cast<size_t>(i)], s.sigma_at(999 - 100 * i)) << i;
+    EXPECT_EQ(sig.back(), 0.0f);
+    EXPECT_EQ(make_sigmas(s, SigmaScheduler::Simple, 3)[1], s.sigma_at(999 - 333));  // int(1 * 333.33)
+}
+
+TEST(Schedules, SgmUniformSpacesTimestepsEvenlyWithoutReachingTheLast) {
+    // ComfyUI / webui sgm_uniform: t = linspace(t(sigma_max), t(sigma_min), n + 1)[:-1], sigma(t), then 0.
+    const auto& s = fx().schedule;
+    const std::vector<float> sig = make_sigmas(s, parse_scheduler("sgm_uniform"), 4);
+    ASSERT_EQ(sig.size(), 5u);
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(s.sigma_to_t(sig[static_cast<size_t>(i)]), 999.0 - 999.0 * i / 4, 1e-3) << i;
+    EXPECT_GT(sig[3], s.sigma_min());
+    EXPECT_EQ(sig.back(), 0.0f);
+    EXPECT_EQ(scheduler_label(SigmaScheduler::SgmUniform), "SGM Uniform");
+    EXPECT_THROW(parse_scheduler("uniformish"), Error);
+}
