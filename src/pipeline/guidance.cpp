@@ -34,7 +34,9 @@ Tensor batch_of(const Tensor& cond, const Tensor& uncond, int64_t batch, bool gu
 // the {unconditional, conditional} halves (the first undefined without guidance).
 std::pair<Tensor, Tensor> output_halves(const GuidedModel& m, const Tensor& x, float t, float c_in) {
     const int64_t b = x.dim(0);
-    const bool guided = m.scale != 1.0f;
+    // cfg <= 1: the conditional prediction alone (SD-Turbo / SDXL-Turbo run at 0 or 1; diffusers
+    // guides only above 1, webui skips the unconditional pass at 1) — half the UNet work.
+    const bool guided = m.scale > 1.0f;
     const int64_t n = guided ? 2 * b : b;
     // [x c_in | c_concat] per sample, the whole batch repeated for the two halves.
     const int64_t hw = x.dim(2) * x.dim(3), cx = x.dim(1);

@@ -1,7 +1,7 @@
 // pipeline/guidance.h — classifier-free guidance over the UNet, as the samplers want it:
 //   eps_hat = eps_u + s (eps_c - eps_u)    with the unconditional and conditional halves in one
-//                                           batch-2B UNet call ([uncond..., cond...]); s = 1 skips the
-//                                           unconditional half.
+//                                           batch-2B UNet call ([uncond..., cond...]); s <= 1 skips the
+//                                           unconditional half (eps_hat = eps_c: Turbo models, cfg 0 or 1).
 //   k-diffusion:  D(x, sigma) = c_skip x + c_out F(c_in x, t(sigma)),  c_in = 1 / sqrt(sigma^2 + 1)
 //                   eps models (CompVisDenoiser):   c_skip = 1,                c_out = -sigma
 //                   v models (CompVisVDenoiser):    c_skip = 1 / (sigma^2 + 1), c_out = -sigma / sqrt(sigma^2 + 1)

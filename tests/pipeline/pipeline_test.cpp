@@ -171,3 +171,24 @@ TEST(Pipeline, CancelStopsTheRun) {
     GenerateRequest r = small_request();
     EXPECT_THROW(pipe().generate(r, [](const ProgressInfo& p) { return p.step < 2; }), Cancelled);
 }
+
+TEST(Pipeline, CfgAtMostOneSkipsTheUnconditionalPass) {
+    // Turbo models run at cfg 0 or 1: the conditional prediction alone, one UNet batch of B per step.
+    static DiffusionPipeline pipe(test::fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    GenerateRequest r;
+    r.prompt = "a cat";
+    r.negative_prompt = "a dog";
+    r.width = r.height = 64;
+    r.steps = 2;
+    r.seed = 9;
+    r.sampler = "euler";
+    r.cfg_scale = 0.0f;
+    const auto zero = pipe.generate(r).images[0].image.pixels;
+    r.cfg_scale = 1.0f;
+    const auto one = pipe.generate(r).images[0].image.pixels;
+    EXPECT_EQ(zero, one);  // both are the prompt's prediction, whatever the negative prompt says
+    r.negative_prompt = "something else";
+    EXPECT_EQ(pipe.generate(r).images[0].image.pixels, one);
+    r.cfg_scale = 1.5f;
+    EXPECT_NE(pipe.generate(r).images[0].image.pixels, one);
+}
