@@ -167,7 +167,7 @@ std::string ModelConfig::display_name() const {
 
 std::string ModelConfig::unsupported_reason() const {
     if (!describe(family).supported)
-        return fmt::format("{} checkpoints are recognised but not supported yet (SD 1.x, SD 2.x and SDXL base for now)",
+        return fmt::format("{} checkpoints are recognised but not supported yet",
                            family_name(family));
     if (!variant.empty() && variant != "inpainting") return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
     return "";
@@ -196,8 +196,9 @@ ModelConfig infer_config(const Checkpoint& ck) {
     else if (cfg.unet.in_channels != 4)
         throw Error::at(ck.path, "UNet has {} input channels; Stable Diffusion UNets have 4, 8 or 9", cfg.unet.in_channels);
     if (auto s = shape_of(ck, "betas"); s && s->size() == 1) cfg.schedule.timesteps = static_cast<int>((*s)[0]);
-    if (family->vector == VectorConditioning::PooledAndSizes) {
-        constexpr int kSizeFeatures = kSdxlSizeValues * kSizeEmbeddingDim;
+    if (family->vector != VectorConditioning::None) {
+        const int kSizeFeatures =
+            (family->vector == VectorConditioning::PooledAndSizes ? kSdxlSizeValues : kRefinerSizeValues) * kSizeEmbeddingDim;
         int pooled = 0;
         for (const TextConfig& t : cfg.text_encoders) pooled += t.pooled_dim;
         if (cfg.unet.adm_in_channels != pooled + kSizeFeatures)

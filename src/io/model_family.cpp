@@ -79,8 +79,9 @@ const FamilyDescription kFamilies[] = {
     {.family = ModelFamily::SDXLRefiner, .name = "SDXL refiner",
      .identifying_key = "conditioner.embedders.0.model.token_embedding.weight", .text_encoders = kRefinerEncoders,
      .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
-     .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = false,
-     .ema_counters = false, .schedule_buffers = false},
+     .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
+     .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndAesthetic,
+     .zero_empty_negative = true},
 };
 
 }  // namespace

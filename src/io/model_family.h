@@ -26,13 +26,15 @@ struct TextEncoderConvention {
 // How a family builds the UNet's vector conditioning y (label_emb's input), sgm's embedders after the text.
 enum class VectorConditioning {
     None,
-    PooledAndSizes,  // SDXL base: pooled, emb(original h, w), emb(crop top, left), emb(target h, w)
+    PooledAndSizes,      // SDXL base: pooled, emb(original h, w), emb(crop top, left), emb(target h, w)
+    PooledAndAesthetic,  // SDXL refiner: pooled, emb(original h, w), emb(crop top, left), emb(aesthetic score)
 };
 
 // sgm's ConcatTimestepEmbedderND(outdim=256) over SDXL base's six size values (original h, w; crop
 // top, left; target h, w).
 inline constexpr int kSizeEmbeddingDim = 256;
 inline constexpr int kSdxlSizeValues = 6;
+inline constexpr int kRefinerSizeValues = 5;  // ... and the refiner's original h, w; crop top, left; aesthetic score
 
 struct FamilyDescription {
     ModelFamily family;

@@ -147,9 +147,10 @@ const std::string& DiffusionPipeline::model_sha256() {
 std::string DiffusionPipeline::model_hash() { return model_sha256().substr(0, kModelHashDigits); }
 
 Conditioning DiffusionPipeline::encode_text(const TextEncoders& text, const std::string& prompt,
-                                             const GenerateRequest& r, Arena& arena) const {
+                                             const GenerateRequest& r, bool negative, Arena& arena) const {
     TextEncoding e = encode_prompt(text.all(), ClipTokenizer::default_instance(), prompt, r.clip_skip, arena);
-    return {e.hidden, vector_conditioning(describe(cfg_.family).vector, e.pooled, r.size_conditioning, r.width, r.height)};
+    return {e.hidden, vector_conditioning(describe(cfg_.family).vector, e.pooled, r.size_conditioning, r.width, r.height,
+                                          negative)};
 }
 
 Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
@@ -160,7 +161,8 @@ Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
     if (pooled_dim > 0) {
         Tensor pooled = Tensor::empty({1, pooled_dim});
         for (float& v : pooled.f32_mut()) v = 0.0f;
-        z.vector = vector_conditioning(describe(cfg_.family).vector, pooled, r.size_conditioning, r.width, r.height);
+        z.vector = vector_conditioning(describe(cfg_.family).vector, pooled, r.size_conditioning, r.width, r.height,
+                                       /*negative=*/true);
     }
     return z;
 }
@@ -317,9 +319,11 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     auto phase_seconds = [&](Clock::time_point start, double build_before) { return since(start) - (build - build_before); };
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
     const TextEncoders& text = text_model(&build);
-    auto encode = [&](const std::string& prompt) { return encode_text(text, prompt, r, arena); };
+    auto encode = [&](const std::string& prompt) { return encode_text(text, prompt, r, false, arena); };
     const bool zero_negative = describe(cfg_.family).zero_empty_negative && r.negative_prompt.empty();
-    auto encode_negative = [&](const std::string& prompt) { return zero_negative ? zero_text(r) : encode(prompt); };
+    auto encode_negative = [&](const std::string& prompt) {
+        return zero_negative ? zero_text(r) : encode_text(text, prompt, r, true, arena);
+    };
     PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
                                ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()};
     // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.

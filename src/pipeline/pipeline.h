@@ -90,7 +90,7 @@ public:
 private:
     // The prompt's context and (SDXL) vector y for an image of the request's size.
     Conditioning encode_text(const TextEncoders& text, const std::string& prompt, const GenerateRequest& r,
-                             Arena& arena) const;
+                             bool negative, Arena& arena) const;
     // SDXL's unconditional side for an empty negative prompt: zero text context and pooled part, the
     // request's size features.
     Conditioning zero_text(const GenerateRequest& r) const;

@@ -175,12 +175,20 @@ TEST(ModelDetect, SdxlBaseKeyListIsCompleteWithTheReleasedConventions) {
     }
 }
 
-TEST(ModelDetect, SdxlRefinerIsRecognisedAndRefusedWithItsName) {
+TEST(ModelDetect, SdxlRefinerKeyListIsCompleteWithItsConventions) {
     Checkpoint ck = checkpoint_from_key_list(fixture_path("keys/sdxl-refiner-keys.txt"));
     ModelConfig cfg = infer_config(ck);
     EXPECT_EQ(cfg.family, ModelFamily::SDXLRefiner);
-    EXPECT_FALSE(cfg.supported());
-    EXPECT_NE(cfg.unsupported_reason().find("SDXL refiner"), std::string::npos);
+    EXPECT_TRUE(cfg.supported());
+    ASSERT_EQ(cfg.text_encoders.size(), 1u);  // OpenCLIP bigG alone
+    EXPECT_EQ(cfg.text().naming, TextConfig::Naming::OpenClip);
+    EXPECT_EQ(cfg.text().pooled_dim, 1280);
+    EXPECT_EQ(cfg.unet.context_dim, 1280);
+    EXPECT_EQ(cfg.unet.adm_in_channels, 2560);  // 1280 pooled + 5 x 256 (sizes, crop, aesthetic score)
+    EXPECT_EQ(cfg.unet.transformer_depth, (std::vector<int>{0, 4, 4, 0}));
+    KeyReport r = check_keys(ck, cfg);
+    EXPECT_TRUE(r.complete());
+    EXPECT_TRUE(r.unknown.empty());
 }
 
 TEST(ModelDetect, InpaintingUnetIsNamed) {
