@@ -74,7 +74,7 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
 
 void DiffusionPipeline::release_all_but(const void* keep) {
     if (residency_ != ModelResidency::OneAtATime) return;
-    if (clip_.get() != keep) clip_.reset();
+    if (text_encoders_.get() != keep) text_encoders_.reset();
     if (unet_.get() != keep) unet_.reset();
     if (vae_.get() != keep) vae_.reset();
 }
@@ -98,8 +98,8 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
 }  // namespace
 
 const TextEncoders& DiffusionPipeline::text_model(double* build_seconds) {
-    release_all_but(clip_.get());
-    return build_if_needed(clip_, ck_, cfg_, precision_, build_seconds);
+    release_all_but(text_encoders_.get());
+    return build_if_needed(text_encoders_, ck_, cfg_, precision_, build_seconds);
 }
 
 const UNetModel& DiffusionPipeline::unet_model(double* build_seconds) {

@@ -1,5 +1,7 @@
-// pipeline/pipeline.h — a loaded Stable Diffusion model and the txt2img / img2img flow:
-//   prompt, negative -> CLIP context (webui weighting)          pipeline/conditioning
+// pipeline/pipeline.h — a loaded Stable Diffusion model (any family of io/model_family) and the
+// txt2img / img2img flow:
+//   prompt, negative -> context (+ SDXL's vector y)             pipeline/conditioning, vector_conditioning
+//   inpainting UNets: + [mask, masked-image latent]             pipeline/image_conditioning
 //   seed -> torch CPU randn [B, 4, H/8, W/8]                    core/torch_rng (ComfyUI's convention)
 //   noise (x sigma_0 for k-diffusion) -> sampler with CFG       sampling/, pipeline/guidance
 //   latent / scale_factor -> VAE decode -> clamp((x+1)/2) -> u8 models/vae, io/image
@@ -116,7 +118,7 @@ private:
     ModelResidency residency_;
     Checkpoint ck_;
     ModelConfig cfg_;
-    std::unique_ptr<TextEncoders> clip_;
+    std::unique_ptr<TextEncoders> text_encoders_;
     std::unique_ptr<UNetModel> unet_;
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
