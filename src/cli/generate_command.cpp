@@ -138,8 +138,8 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
     cmd->add_option("-p,--prompt", r.prompt, "Prompt (webui syntax: (word:1.2), [word], BREAK)");
     cmd->add_option("-n,--negative-prompt", r.negative_prompt, "Negative prompt");
-    cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8; default: the model's (512; 768 for "
-                                           "SD 2.x v models)");
+    cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8; default: the model's (512; 768 for SD 2.x v; 1024 for "
+                                           "SDXL)");
     cmd->add_option("-H,--height", r.height, "Image height in pixels, a multiple of 8; default: the model's");
     cmd->add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
     cmd->add_option("--cfg-scale", r.cfg_scale, "Classifier-free guidance scale (1 = no guidance)")->capture_default_str();
