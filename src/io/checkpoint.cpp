@@ -1,5 +1,7 @@
 #include "io/checkpoint.h"
 
+#include "io/diffusers_folder.h"
+
 #include <cstring>
 
 #include "core/error.h"
@@ -35,7 +37,10 @@ size_t Checkpoint::total_bytes() const {
     return n;
 }
 
-Checkpoint load_checkpoint(const std::string& path) { return load_checkpoint(MappedFile::open(path)); }
+Checkpoint load_checkpoint(const std::string& path) {
+    if (is_diffusers_folder(path)) return load_diffusers_folder(path);
+    return load_checkpoint(MappedFile::open(path));
+}
 
 Checkpoint load_checkpoint(std::shared_ptr<MappedFile> file) {
     const std::string& path = file->path();

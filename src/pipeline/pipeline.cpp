@@ -9,6 +9,7 @@
 
 #include "core/threads.h"
 #include "core/torch_rng.h"
+#include "io/diffusers_folder.h"
 #include "io/png_info.h"
 #include "io/sha256.h"
 #include "kernels/dnnl_weights.h"
@@ -63,7 +64,7 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, Precision precisio
                         keys.missing.size() + keys.wrong_shape.size(),
                         keys.missing.empty() ? keys.wrong_shape.front() : keys.missing.front());
     schedule_ = std::make_unique<DiscreteSchedule>(model_schedule(ck_, cfg_));
-    sha256_pending_ = std::async(std::launch::async, [p = path_] { return sha256_file_hex(p); });
+    sha256_pending_ = std::async(std::launch::async, [p = path_] { return sha256_file_hex(hashed_file(p)); });
     if (residency_ == ModelResidency::AllModels) {
         text_model(nullptr);
         unet_model(nullptr);
@@ -140,7 +141,7 @@ std::string DiffusionPipeline::model_name() const { return std::filesystem::path
 const std::string& DiffusionPipeline::model_sha256() {
     std::lock_guard<std::mutex> lock(sha256_mutex_);  // the server asks from its HTTP threads too
     if (sha256_pending_.valid()) sha256_ = sha256_pending_.get();
-    if (sha256_.empty()) sha256_ = sha256_file_hex(path_);
+    if (sha256_.empty()) sha256_ = sha256_file_hex(hashed_file(path_));
     return sha256_;
 }
 
