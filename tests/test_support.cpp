@@ -24,6 +24,18 @@ std::string temp_dir() {
     return dir;
 }
 
+std::vector<float> timesteps_of(const Tensor& t) {
+    Tensor f = t.to(DType::F32);
+    return {f.f32().begin(), f.f32().end()};
+}
+
+std::vector<int> token_ids(const Tensor& tokens) {
+    Tensor c = tokens.contiguous();
+    std::vector<int> ids;
+    for (int64_t i = 0; i < c.numel(); ++i) ids.push_back(static_cast<int>(c.data<int64_t>()[i]));
+    return ids;
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
     if (a.shape() != b.shape())
         throw Error::make("max_abs_diff: shapes {} and {} differ", shape_str(a.shape()), shape_str(b.shape()));

@@ -1,6 +1,7 @@
 // tests/test_support.h — paths of the shared fixtures and small helpers for comparing tensors.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -14,6 +15,11 @@ std::string temp_dir();                            // a fresh folder for this te
 
 // Max |a - b| over all elements (both converted to f32); shapes must match.
 double max_abs_diff(const Tensor& a, const Tensor& b);
+
+// A reference's timesteps (I64, or F32 when fractional) as the UNet takes them.
+std::vector<float> timesteps_of(const Tensor& t);
+// A reference's token ids (I64 [B, 77]) as the text encoders take them.
+std::vector<int> token_ids(const Tensor& tokens);
 
 // Runs a shell command, returns exit status; stdout+stderr captured into `output`.
 int run_command(const std::string& cmd, std::string* output);

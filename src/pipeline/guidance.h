@@ -26,7 +26,7 @@ struct GuidedModel {
     Prediction prediction = Prediction::Eps;  // what the UNet outputs
     // Inpainting UNets: c_concat [1, 5, h, w] (mask, masked-image latent), the same for both halves,
     // concatenated after the latent channels of the (c_in-scaled) input, as LatentDiffusion.apply_model.
-    Tensor image_conditioning;
+    Tensor image_conditioning{};
 };
 
 Denoiser make_cfg_denoiser(const GuidedModel& m);

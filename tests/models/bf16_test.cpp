@@ -18,15 +18,12 @@
 using namespace difu;
 using difu::test::fixture_path;
 using difu::test::max_abs_diff;
+using difu::test::timesteps_of;
 
 namespace {
 #define SKIP_WITHOUT_BF16() \
     if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has no AVX512_BF16"
 
-std::vector<float> timesteps_of(const Tensor& t) {
-    Tensor f = t.to(DType::F32);
-    return {f.f32().begin(), f.f32().end()};
-}
 }  // namespace
 
 TEST(Bf16, ConvAndLinearStayWithinBf16Rounding) {

@@ -19,6 +19,7 @@
 using namespace difu;
 using difu::test::fixture_path;
 using difu::test::max_abs_diff;
+using difu::test::timesteps_of;
 
 namespace {
 
@@ -43,11 +44,6 @@ struct InpaintFixture {
 InpaintFixture& fx() {
     static InpaintFixture f;
     return f;
-}
-
-std::vector<float> timesteps_of(const Tensor& t) {
-    Tensor f = t.to(DType::F32);
-    return {f.f32().begin(), f.f32().end()};
 }
 
 }  // namespace

@@ -16,11 +16,13 @@
 #include "models/vae/autoencoder_kl.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/prediction_probe.h"
+#include "models/unet_blocks.h"
 #include "test_support.h"
 
 using namespace difu;
 using difu::test::fixture_path;
 using difu::test::max_abs_diff;
+using difu::test::timesteps_of;
 
 namespace {
 
@@ -47,23 +49,12 @@ const UNetModel& unet() {
     return u;
 }
 
-std::vector<int> ids_of(const Tensor& tokens) {
-    std::vector<int> ids;
-    for (int64_t i = 0; i < tokens.numel(); ++i) ids.push_back(static_cast<int>(tokens.data<int64_t>()[i]));
-    return ids;
-}
-
-std::vector<float> timesteps_of(const Tensor& t) {
-    Tensor f = t.to(DType::F32);
-    return {f.f32().begin(), f.f32().end()};
-}
-
 }  // namespace
 
 TEST(Sd2, OpenClipTextTowerUsesThePenultimateLayerWithFinalNorm) {
     ClipTextModel clip(fx().model, fx().cfg.text());
     Arena arena;
-    const std::vector<int> ids = ids_of(fx().ref.get("text.tokens"));
+    const std::vector<int> ids = difu::test::token_ids(fx().ref.get("text.tokens"));
     Tensor z = clip.forward(ids, 2, /*clip_skip=*/1, arena);  // SD 2.x ignores clip skip, as webui
     const double err = max_abs_diff(z, fx().ref.get("text.penultimate"));
     std::printf("sd2 text.penultimate: max abs error %.3g\n", err);
@@ -88,21 +79,11 @@ TEST(Sd2, PromptIsPaddedWithZerosAsOpenClipTokenizes) {
 
 TEST(Sd2, UNetPredictsVBlockByBlock) {
     Arena arena;
-    std::map<std::string, Tensor> seen;
-    UNetProbe probe = [&](const std::string& name, const Tensor& t) {
-        seen[name] = t.ndim() == 4 ? nhwc_to_nchw(t) : t.clone();
-    };
+    difu::test::UNetBlocks blocks;
     const auto& ref = fx().ref;
-    Tensor v = unet().forward(ref.get("unet.x"), timesteps_of(ref.get("unet.t")), ref.get("unet.context"), arena, probe);
-    int compared = 0;
-    for (const auto& [name, t] : ref.tensors) {
-        if (name.rfind("unet.dbg.", 0) != 0) continue;
-        const std::string ours = name.substr(9);
-        ASSERT_TRUE(seen.count(ours)) << ours;
-        EXPECT_LT(max_abs_diff(seen[ours], t), kUNetTolerance) << ours;
-        ++compared;
-    }
-    EXPECT_GE(compared, 10);
+    Tensor v = unet().forward(ref.get("unet.x"), timesteps_of(ref.get("unet.t")), ref.get("unet.context"), arena,
+                              blocks.probe());
+    EXPECT_GE(blocks.expect_match(ref, kUNetTolerance), 10);
     const double err = max_abs_diff(v, ref.get("unet.v"));
     std::printf("sd2 unet.v: max abs error %.3g\n", err);
     EXPECT_LT(err, kUNetTolerance);

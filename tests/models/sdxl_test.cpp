@@ -19,11 +19,13 @@
 #include "sampling/k_samplers.h"
 #include "sampling/schedule.h"
 #include "sampling/tensor_math.h"
+#include "models/unet_blocks.h"
 #include "test_support.h"
 
 using namespace difu;
 using difu::test::fixture_path;
 using difu::test::max_abs_diff;
+using difu::test::timesteps_of;
 
 namespace {
 
@@ -47,17 +49,6 @@ SdxlFixture& fx() {
 const UNetModel& unet() {
     static UNetModel u{fx().model, fx().cfg};
     return u;
-}
-
-std::vector<int> ids_of(const Tensor& tokens) {
-    std::vector<int> ids;
-    for (int64_t i = 0; i < tokens.numel(); ++i) ids.push_back(static_cast<int>(tokens.data<int64_t>()[i]));
-    return ids;
-}
-
-std::vector<float> timesteps_of(const Tensor& t) {
-    Tensor f = t.to(DType::F32);
-    return {f.f32().begin(), f.f32().end()};
 }
 
 // cond.<name>.*_as_tuple / crop_coords_top_left: I64 [1, 2] (height, width) / (top, left).
@@ -96,8 +87,8 @@ TEST(Sdxl, TextTowersGiveThePenultimateStatesAndBigGsPooledOutput) {
     TextEncoders text(fx().model, fx().cfg);
     Arena arena;
     const auto& ref = fx().ref;
-    TextEncoding l = text.all()[0]->encode(ids_of(ref.get("text.clip_l.tokens")), 2, 1, arena);
-    TextEncoding g = text.all()[1]->encode(ids_of(ref.get("text.openclip.tokens")), 2, 1, arena);
+    TextEncoding l = text.all()[0]->encode(difu::test::token_ids(ref.get("text.clip_l.tokens")), 2, 1, arena);
+    TextEncoding g = text.all()[1]->encode(difu::test::token_ids(ref.get("text.openclip.tokens")), 2, 1, arena);
     const double err_l = max_abs_diff(l.hidden, ref.get("text.clip_l.hidden"));
     const double err_g = max_abs_diff(g.hidden, ref.get("text.openclip.penultimate"));
     const double err_p = max_abs_diff(g.pooled, ref.get("text.openclip.pooled"));
@@ -132,10 +123,7 @@ TEST(Sdxl, SizeFeaturesDefaultToTheImageSize) {
 
 TEST(Sdxl, UNetWithLabelEmbeddingBlockByBlock) {
     Arena arena;
-    std::map<std::string, Tensor> seen;
-    UNetProbe probe = [&](const std::string& name, const Tensor& t) {
-        seen[name] = t.ndim() == 4 ? nhwc_to_nchw(t) : t.clone();
-    };
+    difu::test::UNetBlocks blocks;
     const auto& ref = fx().ref;
     auto context = [&] {  // batch entry 0 uses setting a, entry 1 setting b
         Tensor c = Tensor::empty({2, 77, 128}), y = Tensor::empty({2, 1560});
@@ -147,16 +135,8 @@ TEST(Sdxl, UNetWithLabelEmbeddingBlockByBlock) {
         return std::pair{c, y};
     };
     const auto [ctx, y] = context();
-    Tensor eps = unet().forward(ref.get("unet.x"), timesteps_of(ref.get("unet.t")), ctx, y, arena, probe);
-    int compared = 0;
-    for (const auto& [name, t] : ref.tensors) {
-        if (name.rfind("unet.dbg.", 0) != 0) continue;
-        const std::string ours = name.substr(9);
-        ASSERT_TRUE(seen.count(ours)) << ours;
-        EXPECT_LT(max_abs_diff(seen[ours], t), kUNetTolerance) << ours;
-        ++compared;
-    }
-    EXPECT_GE(compared, 15);
+    Tensor eps = unet().forward(ref.get("unet.x"), timesteps_of(ref.get("unet.t")), ctx, y, arena, blocks.probe());
+    EXPECT_GE(blocks.expect_match(ref, kUNetTolerance), 15);
     const double err = max_abs_diff(eps, ref.get("unet.eps"));
     std::printf("sdxl unet.eps: max abs error %.3g\n", err);
     EXPECT_LT(err, kUNetTolerance);
