@@ -158,18 +158,21 @@ int ModelConfig::default_size(Prediction prediction) const {
 
 std::string ModelConfig::display_name() const {
     std::string name(family_name(family));
-    if (family == ModelFamily::SD2)
-        name += !schedule.prediction_known ? " (512 eps or 768-v: a probe of the UNet decides at load)"
-                : schedule.prediction == Prediction::V ? " 768-v" : " 512 (eps)";
+    const FamilyDescription& d = describe(family);
+    if (!d.prediction_from_keys)  // SD 2.x: the same keys for 512 (eps) and 768-v
+        name += !schedule.prediction_known ? fmt::format(" ({} eps or {}-v: a probe of the UNet decides at load)",
+                                                         d.default_size_eps, d.default_size_v)
+                : schedule.prediction == Prediction::V ? fmt::format(" {}-v", d.default_size_v)
+                                                       : fmt::format(" {} (eps)", d.default_size_eps);
     if (!variant.empty()) name += " " + variant;
     return name;
 }
 
 std::string ModelConfig::unsupported_reason() const {
     if (!describe(family).supported)
-        return fmt::format("{} checkpoints are recognised but not supported yet",
-                           family_name(family));
-    if (!variant.empty() && variant != "inpainting") return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
+        return fmt::format("{} checkpoints are recognised but not supported yet", family_name(family));
+    if (!variant.empty() && variant != "inpainting")
+        return fmt::format("{} UNets ({} input channels) are not supported yet", variant, unet.in_channels);
     return "";
 }
 
@@ -197,14 +200,14 @@ ModelConfig infer_config(const Checkpoint& ck) {
         throw Error::at(ck.path, "UNet has {} input channels; Stable Diffusion UNets have 4, 8 or 9", cfg.unet.in_channels);
     if (auto s = shape_of(ck, "betas"); s && s->size() == 1) cfg.schedule.timesteps = static_cast<int>((*s)[0]);
     if (family->vector != VectorConditioning::None) {
-        const int kSizeFeatures =
+        const int size_features =
             (family->vector == VectorConditioning::PooledAndSizes ? kSdxlSizeValues : kRefinerSizeValues) * kSizeEmbeddingDim;
         int pooled = 0;
         for (const TextConfig& t : cfg.text_encoders) pooled += t.pooled_dim;
-        if (cfg.unet.adm_in_channels != pooled + kSizeFeatures)
+        if (cfg.unet.adm_in_channels != pooled + size_features)
             throw Error::at(ck.path, "tensor '{}label_emb.0.0.weight' takes {} inputs, but the text encoders' pooled "
                                      "output ({}) and the size features ({}) make {}", cfg.unet_prefix,
-                            cfg.unet.adm_in_channels, pooled, kSizeFeatures, pooled + kSizeFeatures);
+                            cfg.unet.adm_in_channels, pooled, size_features, pooled + size_features);
     }
     return cfg;
 }
