@@ -94,6 +94,7 @@ struct ModelConfig {
     std::vector<TextConfig> text_encoders{TextConfig{}};
     const TextConfig& text() const { return text_encoders.front(); }
     TextConfig& text() { return text_encoders.front(); }
+    int pooled_dim() const;  // the text encoders' pooled outputs together (SDXL: bigG's 1280), 0 for none
     ScheduleConfig schedule;
     std::string config_source = "inferred from tensor shapes";  // or the sidecar yaml's path
 

@@ -151,6 +151,12 @@ std::vector<int> UNetConfig::attention_resolutions() const {
     return r;
 }
 
+int ModelConfig::pooled_dim() const {
+    int sum = 0;
+    for (const TextConfig& t : text_encoders) sum += t.pooled_dim;
+    return sum;
+}
+
 int ModelConfig::default_size(Prediction prediction) const {
     const FamilyDescription& d = describe(family);
     return prediction == Prediction::V ? d.default_size_v : d.default_size_eps;
@@ -202,8 +208,7 @@ ModelConfig infer_config(const Checkpoint& ck) {
     if (family->vector != VectorConditioning::None) {
         const int size_features =
             (family->vector == VectorConditioning::PooledAndSizes ? kSdxlSizeValues : kRefinerSizeValues) * kSizeEmbeddingDim;
-        int pooled = 0;
-        for (const TextConfig& t : cfg.text_encoders) pooled += t.pooled_dim;
+        const int pooled = cfg.pooled_dim();
         if (cfg.unet.adm_in_channels != pooled + size_features)
             throw Error::at(ck.path, "tensor '{}label_emb.0.0.weight' takes {} inputs, but the text encoders' pooled "
                                      "output ({}) and the size features ({}) make {}", cfg.unet_prefix,

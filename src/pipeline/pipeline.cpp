@@ -44,7 +44,6 @@ DiscreteSchedule model_schedule(const Checkpoint& ck, const ModelConfig& cfg) {
     return DiscreteSchedule(cfg.schedule);
 }
 
-
 }  // namespace
 
 int64_t random_seed() {
@@ -157,10 +156,8 @@ Conditioning DiffusionPipeline::encode_text(const TextEncoders& text, const std:
 Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
     Conditioning z{Tensor::empty({1, kClipChunkLength, cfg_.unet.context_dim})};
     for (float& v : z.context.f32_mut()) v = 0.0f;
-    int64_t pooled_dim = 0;
-    for (const TextConfig& t : cfg_.text_encoders) pooled_dim += t.pooled_dim;
-    if (pooled_dim > 0) {
-        Tensor pooled = Tensor::empty({1, pooled_dim});
+    if (cfg_.pooled_dim() > 0) {
+        Tensor pooled = Tensor::empty({1, cfg_.pooled_dim()});
         for (float& v : pooled.f32_mut()) v = 0.0f;
         z.vector = vector_conditioning(describe(cfg_.family).vector, pooled, r.size_conditioning, r.width, r.height,
                                        /*negative=*/true);
