@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/refiner.h"
 #include "sampling/sampler_names.h"
 
 namespace difu::cli {
@@ -21,6 +22,8 @@ std::string request_seed_note(const GenerateRequest& r) { return r.seed == kRand
 struct GenerateOptions {
     std::string model, init_image, noise_file, output = "output.png", precision = "auto";
     std::string original_size, crop, target_size;  // SDXL micro-conditioning, "WxH" / "TOP,LEFT"
+    std::string refiner;                            // webui's refiner checkpoint
+    float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     GenerateRequest request;
 };
@@ -89,6 +92,7 @@ void run_generate(GenerateOptions o) {
     if (!o.crop.empty()) std::tie(sc.crop_top, sc.crop_left) = parse_pair(o.crop, ',', "--crop");
     if (!o.target_size.empty())
         std::tie(sc.target_width, sc.target_height) = parse_pair(o.target_size, 'x', "--target-size");
+    if (!o.refiner.empty()) r.refiner_switch_at = o.refiner_switch;
     validate_request(r);  // before the (slow) load, so a typo fails at once
     const PrecisionChoice precision = choose_precision(o.precision);
     if (default_model)
@@ -97,6 +101,8 @@ void run_generate(GenerateOptions o) {
     const auto t_load = Clock::now();
     // One model at a time: a single run peaks at the UNet's memory, not the three models' sum.
     DiffusionPipeline pipe(o.model, precision.precision, ModelResidency::OneAtATime);
+    if (!o.refiner.empty())
+        pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
     const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
     if (o.verbose)
         fmt::print(stderr, "loaded {} ({}, {}) in {:.2f} s; precision {}\n", o.model, family_name(pipe.config().family),
@@ -122,6 +128,9 @@ void run_generate(GenerateOptions o) {
     const double save_s = std::chrono::duration<double>(Clock::now() - t_save).count();
     // After the run: an SD 2.x model's eps / v may only be known once its UNet was probed.
     fmt::print(stderr, "model: {}; {}\n", pipe.config().display_name(), pipe.config().config_source);
+    if (pipe.refiner())
+        fmt::print(stderr, "refiner: {} ({}) from {:g} of the schedule\n", pipe.refiner()->model_name(),
+                   pipe.refiner()->config().display_name(), o.refiner_switch);
     const int total_steps = r.steps * r.batch_count;
     fmt::print(stderr, "seed {}{}; load {:.2f} s (file {:.2f} s, models {:.2f} s), text {:.2f} s, sampling {:.2f} s ({:.2f} it/s), decode {:.2f} s, save {:.2f} s\n",
                result.seed, request_seed_note(o.request), load_s + result.times.build, load_s, result.times.build,
@@ -159,6 +168,12 @@ void add_generate_command(CLI::App& app) {
                     "SDXL micro-conditioning: the 'original' image size WxH (default: the image's)");
     cmd->add_option("--crop", o->crop, "SDXL micro-conditioning: crop coordinates TOP,LEFT (default: 0,0)");
     cmd->add_option("--target-size", o->target_size, "SDXL micro-conditioning: target size WxH (default: the image's)");
+    cmd->add_option("--refiner", o->refiner,
+                    "A second checkpoint (e.g. the SDXL refiner) that takes over the sampler run at --refiner-switch");
+    cmd->add_option("--refiner-switch", o->refiner_switch,
+                    "Fraction of the schedule after which the refiner takes over (webui's 'Switch at', by noise level)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.01, 1.0));
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -15,7 +15,7 @@ namespace {
 constexpr size_t kBytesPerMiB = size_t{1} << 20;
 
 struct ServeOptions {
-    std::string model, precision = "auto", api_key, api_key_file, api_auth, rate_limit;
+    std::string model, refiner, precision = "auto", api_key, api_key_file, api_auth, rate_limit;
     server::ServerConfig config;
     int max_body_mb = 50;
 };
@@ -53,6 +53,10 @@ void run_serve(ServeOptions& o) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     DiffusionPipeline pipe(o.model, precision.precision);
     fmt::print(stderr, "loaded {} in {:.2f} s; precision {}\n", o.model, pipe.load_seconds(), precision.reason);
+    if (!o.refiner.empty()) {
+        pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision));
+        fmt::print(stderr, "loaded refiner {} in {:.2f} s\n", o.refiner, pipe.refiner()->load_seconds());
+    }
     server::Server server(pipe, config);
     server.start();
     fmt::print(stderr, "difu: serving on http://{}:{}/ (webui API under /sdapi/v1; Ctrl-C stops)\n", config.host, server.port());
@@ -69,6 +73,8 @@ void add_serve_command(CLI::App& app) {
     auto o = std::make_shared<ServeOptions>();
     server::ServerConfig& c = o->config;
     cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
+    cmd->add_option("--refiner", o->refiner,
+                    "A second checkpoint that requests may hand the end of their run to (refiner_checkpoint, refiner_switch_at)");
     cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     cmd->add_option("--port", c.port, "TCP port")->capture_default_str()->check(CLI::Range(1, 65535));
     cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")->capture_default_str();

@@ -17,6 +17,7 @@
 #include "pipeline/guidance.h"
 #include "pipeline/image_conditioning.h"
 #include "pipeline/prediction_probe.h"
+#include "pipeline/refiner.h"
 #include "pipeline/vector_conditioning.h"
 #include "sampling/ddim.h"
 #include "sampling/ddpm.h"
@@ -165,11 +166,48 @@ Conditioning DiffusionPipeline::zero_text(const GenerateRequest& r) const {
     return z;
 }
 
+// The refiner's side of one request: its model and switch point, its inputs (encoded at the first switch,
+// kept for the next batches), and whether the current batch switched.
+struct DiffusionPipeline::RefinerRun {
+    DiffusionPipeline& model;
+    float switch_at;
+    std::optional<ModelInputs> inputs;
+    bool switched = false;
+};
+
+ModelInputs DiffusionPipeline::model_inputs(const GenerateRequest& r, Arena& arena, double* build) {
+    const TextEncoders& text = text_model(build);
+    auto encode = [&](const std::string& prompt) { return encode_text(text, prompt, r, false, arena); };
+    const bool zero_negative = describe(cfg_.family).zero_empty_negative && r.negative_prompt.empty();
+    auto encode_negative = [&](const std::string& prompt) {
+        return zero_negative ? zero_text(r) : encode_text(text, prompt, r, true, arena);
+    };
+    ModelInputs in{{ScheduledConditioning(r.prompt, r.steps, encode),
+                    ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()},
+                   Tensor()};
+    // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
+    std::vector<int64_t> counts = in.prompts.cond.token_counts(), uncond_counts = in.prompts.uncond.token_counts();
+    counts.insert(counts.end(), uncond_counts.begin(), uncond_counts.end());
+    if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
+        in.prompts.empty_chunk = encode("").context;
+    // An inpainting UNet's extra input channels (mask, masked-image latent), as webui gives them without a mask.
+    if (cfg_.unet.in_channels != cfg_.unet.out_channels)
+        in.image_conditioning = txt2img_image_conditioning(vae_model(build), cfg_, r.width, r.height, arena);
+    return in;
+}
+
+std::unique_ptr<GuidedModel> DiffusionPipeline::guided_model(const GenerateRequest& r, const ModelInputs& inputs,
+                                                             Arena& arena, double* build) {
+    auto g = std::make_unique<GuidedModel>(GuidedModel{unet_model(build), *schedule_, Tensor(), Tensor(), r.cfg_scale, arena});
+    g->prediction = cfg_.schedule.prediction;  // known: the UNet is built (and probed if need be)
+    g->image_conditioning = inputs.image_conditioning;
+    return g;
+}
+
 // One batch of latents: the initial noise from the batch's seed, then the sampler's loop.
-Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches,
-                                       const Tensor* init_latent, const PromptConditioning& prompts,
-                                       const Tensor& image_conditioning,
-                                       const ProgressFn& progress) {
+Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches,
+                                       const Tensor* init_latent, const ModelInputs& base_inputs, RefinerRun* refiner,
+                                       Arena& persistent, const ProgressFn& progress, double* build) {
     const SamplerChoice sc = parse_sampler(r.sampler);
     const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
     const Shape shape{r.batch_size, cfg_.unet.out_channels, r.height / 8, r.width / 8};  // the latent, not c_concat
@@ -188,24 +226,41 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
     Tensor start;
     if (init_latent) start = img2img_start_latent(*init_latent, gen);
     const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
-    // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
     Arena arena;
-    GuidedModel guided{unet, *schedule_, Tensor(), Tensor(), r.cfg_scale, arena};
-    guided.prediction = cfg_.schedule.prediction;  // known: the UNet is built (and probed if need be)
-    guided.image_conditioning = image_conditioning;
+    if (refiner) {
+        refiner->model.release_all_but(nullptr);  // under OneAtATime: the base UNet comes back in its place
+        refiner->switched = false;
+    }
+    const ModelInputs* inputs = &base_inputs;
+    std::unique_ptr<GuidedModel> guided = guided_model(r, *inputs, arena, build);
+    // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
+    int step_now = 0;
     auto condition_for = [&](int step) {
-        guided.cond = prompts.cond.at(step);
-        guided.uncond = prompts.uncond.at(step);
-        pad_to_same_length(guided.cond, guided.uncond, prompts.empty_chunk);
+        guided->cond = inputs->prompts.cond.at(step);
+        guided->uncond = inputs->prompts.uncond.at(step);
+        pad_to_same_length(guided->cond, guided->uncond, inputs->prompts.empty_chunk);
     };
     condition_for(0);
+    auto to_refiner = [&] {
+        release_all_but(nullptr);  // under OneAtATime: the base UNet makes room for the refiner's models
+        DiffusionPipeline& m = refiner->model;
+        if (!refiner->inputs) refiner->inputs = m.model_inputs(r, persistent, build);
+        inputs = &*refiner->inputs;
+        guided = m.guided_model(r, *inputs, arena, build);
+        condition_for(step_now);
+        refiner->switched = true;
+    };
+    constexpr float kNever = 2.0f;  // above every completed ratio
+    ModelSwitch models(*schedule_, refiner ? refiner->switch_at : kNever, to_refiner);
     StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
-        if (prompts.cond.changes_at(step + 1) || prompts.uncond.changes_at(step + 1)) condition_for(step + 1);
+        step_now = step + 1;
+        if (inputs->prompts.cond.changes_at(step_now) || inputs->prompts.uncond.changes_at(step_now)) condition_for(step_now);
         return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
     };
+    auto eps_model = [&] { return models.eps_model([&] { return make_cfg_eps(*guided); }); };
     if (sc.kind == SamplerKind::Ddpm) {
         if (init_latent) throw Error::make("img2img with the DDPM sampler is not supported; use ddim or a k-diffusion sampler");
-        return sample_ddpm(make_cfg_eps(guided), *schedule_, r.steps, noise, ancestral, cb);
+        return sample_ddpm(eps_model(), *schedule_, r.steps, noise, ancestral, cb);
     }
     if (is_compvis(sc.kind)) {
         const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, r.eta);
@@ -216,7 +271,7 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
             if (t_start == 0) return start;
             x = ddim_stochastic_encode(ds, start, t_start, noise);
         }
-        EpsModel eps = make_cfg_eps(guided);
+        EpsModel eps = eps_model();
         return sc.kind == SamplerKind::Plms ? sample_plms(eps, ds, x, t_start, cb).x
                                             : sample_ddim(eps, ds, x, t_start, ancestral, cb).x;
     }
@@ -228,7 +283,7 @@ Tensor DiffusionPipeline::sample_batch(const UNetModel& unet, const GenerateRequ
     } else {
         x = scaled(noise, start_noise_scale(sched, sigmas[0]));
     }
-    Denoiser d = make_cfg_denoiser(guided);
+    Denoiser d = models.denoiser([&] { return make_cfg_denoiser(*guided); });
     const KSamplerArgs a{d, sigmas, cb};
     switch (sc.kind) {
         case SamplerKind::Euler: return sample_euler(a, x);
@@ -277,7 +332,7 @@ Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const Gene
     return moments;
 }
 
-std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, int batch_pos) {
+std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined) {
     const SamplerChoice sc = parse_sampler(r.sampler);
     GenerationInfo info;
     info.prompt = r.prompt;
@@ -300,12 +355,25 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
         info.extra.emplace_back("Batch pos", std::to_string(batch_pos));
     }
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
+    if (refined) {  // webui's short_title: "name [hash]"
+        info.extra.emplace_back("Refiner", fmt::format("{} [{}]", refiner_->model_name(), refiner_->model_hash()));
+        info.extra.emplace_back("Refiner switch at", fmt::format("{}", *r.refiner_switch_at));
+    }
     return format_infotext(info);
+}
+
+void DiffusionPipeline::set_refiner(std::shared_ptr<DiffusionPipeline> refiner) {
+    if (refiner && refiner->cfg_.unet.out_channels != cfg_.unet.out_channels)
+        throw Error::at(refiner->path_, "cannot refine {}: its latents have {} channels, {}'s have {}",
+                        model_name(), refiner->cfg_.unet.out_channels, model_name(), cfg_.unet.out_channels);
+    refiner_ = std::move(refiner);
 }
 
 GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const ProgressFn& progress) {
     GenerateRequest r = request;
     validate_request(r);
+    if (r.refiner_switch_at && !refiner_)
+        throw Error::make("this request asks for a refiner, but none is loaded (difu generate / serve --refiner MODEL)");
     if (r.seed == kRandomSeed) r.seed = random_seed();
     // Known now unless an SD 2.x model's eps / v still has to be probed (then at the UNet's build).
     if (cfg_.schedule.prediction_known) resolve_default_size(r, nullptr);
@@ -316,50 +384,34 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     double build = 0;  // model building inside a phase is reported apart from the phase
     auto phase_seconds = [&](Clock::time_point start, double build_before) { return since(start) - (build - build_before); };
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
-    const TextEncoders& text = text_model(&build);
-    auto encode = [&](const std::string& prompt) { return encode_text(text, prompt, r, false, arena); };
-    const bool zero_negative = describe(cfg_.family).zero_empty_negative && r.negative_prompt.empty();
-    auto encode_negative = [&](const std::string& prompt) {
-        return zero_negative ? zero_text(r) : encode_text(text, prompt, r, true, arena);
-    };
-    PromptConditioning prompts{ScheduledConditioning(r.prompt, r.steps, encode),
-                               ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()};
-    // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
-    std::vector<int64_t> counts = prompts.cond.token_counts(), uncond_counts = prompts.uncond.token_counts();
-    counts.insert(counts.end(), uncond_counts.begin(), uncond_counts.end());
-    if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
-        prompts.empty_chunk = encode("").context;
+    // The init image and an inpainting UNet's conditioning are made at the request's size.
+    if (r.init_image || cfg_.unet.in_channels != cfg_.unet.out_channels) resolve_default_size(r, &build);
+    const ModelInputs inputs = model_inputs(r, arena, &build);
     std::optional<Tensor> moments;
-    if (r.init_image) {
-        resolve_default_size(r, &build);  // the init image is resized to it
-        moments = encode_init_image(vae_model(&build), r, arena);
-    }
-    // An inpainting UNet's extra input channels (mask, masked-image latent), as webui gives them without a mask.
-    Tensor image_conditioning;
-    if (cfg_.unet.in_channels != cfg_.unet.out_channels) {
-        resolve_default_size(r, &build);
-        image_conditioning = txt2img_image_conditioning(vae_model(&build), cfg_, r.width, r.height, arena);
-    }
+    if (r.init_image) moments = encode_init_image(vae_model(&build), r, arena);
     result.times.text = phase_seconds(t0, 0);
 
     // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
-    // (under OneAtATime each model is then built once per request).
+    // (under OneAtATime each model is then built once per request, the refiner's models once per batch).
+    std::optional<RefinerRun> refiner;
+    if (r.refiner_switch_at) refiner.emplace(RefinerRun{*refiner_, *r.refiner_switch_at, std::nullopt});
     std::vector<Tensor> latents;
     std::vector<int64_t> seeds;
+    std::vector<DiffusionPipeline*> finished_by;  // whose VAE decodes the batch (webui: the model loaded last)
     double build_before = build;
     t0 = Clock::now();
-    const UNetModel& unet = unet_model(&build);
     resolve_default_size(r, &build);
     {  // normally done by now (it ran beside the builds); never beside the sampler
         const auto wait_start = Clock::now();
         model_sha256();
+        if (refiner) refiner_->model_sha256();
         build += since(wait_start);  // reading the file: load time, not sampling
     }
     for (int b = 0; b < r.batch_count; ++b) {
         seeds.push_back(r.seed + static_cast<int64_t>(b) * r.batch_size);  // webui: the next batch's first seed
-        latents.push_back(sample_batch(unet, r, seeds.back(), b, r.batch_count, moments ? &*moments : nullptr, prompts,
-                                       image_conditioning,
-                                       progress));
+        latents.push_back(sample_batch(r, seeds.back(), b, r.batch_count, moments ? &*moments : nullptr, inputs,
+                                       refiner ? &*refiner : nullptr, arena, progress, &build));
+        finished_by.push_back(refiner && refiner->switched ? refiner_.get() : this);
     }
     result.times.sampling = phase_seconds(t0, build_before);
 
@@ -367,10 +419,14 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     t0 = Clock::now();
     for (int b = 0; b < r.batch_count; ++b) {
         if (progress && !progress(ProgressInfo{"decode", r.steps, r.steps, b, r.batch_count})) throw Cancelled{};
-        std::vector<Image> images = decode_batch(vae_model(&build), latents[static_cast<size_t>(b)], arena);
+        DiffusionPipeline& decoder = *finished_by[static_cast<size_t>(b)];
+        if (&decoder != this) release_all_but(nullptr);
+        else if (refiner_) refiner_->release_all_but(nullptr);
+        std::vector<Image> images = decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
+        const int64_t seed = seeds[static_cast<size_t>(b)];
         for (size_t i = 0; i < images.size(); ++i)
-            result.images.push_back(
-                {std::move(images[i]), seeds[static_cast<size_t>(b)], static_cast<int>(i), infotext(r, seeds[static_cast<size_t>(b)], static_cast<int>(i))});
+            result.images.push_back({std::move(images[i]), seed, static_cast<int>(i),
+                                     infotext(r, seed, static_cast<int>(i), &decoder != this)});
     }
     result.times.decode = phase_seconds(t0, build_before);
     result.times.build = build;

@@ -4,7 +4,9 @@
 //   inpainting UNets: + [mask, masked-image latent]             pipeline/image_conditioning
 //   seed -> torch CPU randn [B, 4, H/8, W/8]                    core/torch_rng (ComfyUI's convention)
 //   noise (x sigma_0 for k-diffusion) -> sampler with CFG       sampling/, pipeline/guidance
-//   latent / scale_factor -> VAE decode -> clamp((x+1)/2) -> u8 models/vae, io/image
+//   (a refiner takes over the same sampler run at switch_at)  pipeline/refiner
+//   latent / scale_factor -> VAE decode -> clamp((x+1)/2) -> u8 models/vae, io/image (the VAE of the model
+//                                                               that finished the run)
 // The CLI and the server both call DiffusionPipeline::generate with a GenerateRequest.
 #pragma once
 #include <functional>
@@ -70,6 +72,13 @@ struct PromptConditioning {
     Tensor empty_chunk;
 };
 
+// What one model brings to a sampler run beside its UNet: the prompts as its text encoders read them
+// and, for an inpainting UNet, its image conditioning.
+struct ModelInputs {
+    PromptConditioning prompts;
+    Tensor image_conditioning;
+};
+
 class DiffusionPipeline {
 public:
     // Loads and checks the checkpoint (family, every key); with AllModels also builds the three models.
@@ -77,6 +86,11 @@ public:
                       ModelResidency residency = ModelResidency::AllModels);
 
     GenerateResult generate(const GenerateRequest& request, const ProgressFn& progress = nullptr);
+
+    // The model that finishes the runs whose request sets refiner_switch_at (webui's refiner). It must
+    // share this model's latent space (the same latent channels); throws Error naming it otherwise.
+    void set_refiner(std::shared_ptr<DiffusionPipeline> refiner);
+    DiffusionPipeline* refiner() const { return refiner_.get(); }
 
     const ModelConfig& config() const { return cfg_; }
     // eps or v. When neither the keys nor a sidecar yaml tell (SD 2.x), the first call builds the UNet
@@ -98,11 +112,20 @@ private:
     Conditioning zero_text(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
-    Tensor sample_batch(const UNetModel& unet, const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
-                        const PromptConditioning& prompts,
-                        const Tensor& image_conditioning, const ProgressFn& progress);
+    // The prompts through this model's text encoders and (inpainting UNets) its image conditioning, for a
+    // request whose size is resolved.
+    ModelInputs model_inputs(const GenerateRequest& r, Arena& arena, double* build_seconds);
+    // The UNet (built if need be) with guidance, prediction and image conditioning, for a request's run.
+    std::unique_ptr<GuidedModel> guided_model(const GenerateRequest& r, const ModelInputs& inputs, Arena& arena,
+                                              double* build_seconds);
+    struct RefinerRun;  // the refiner's side of one request (pipeline.cpp)
+    // One batch's latents: noise from the batch's seed, then the sampler's loop (handed to the refiner at
+    // its switch). `persistent` holds what outlives the batch (the refiner's inputs).
+    Tensor sample_batch(const GenerateRequest& r, int64_t seed, int batch, int batches, const Tensor* init_latent,
+                        const ModelInputs& inputs, RefinerRun* refiner, Arena& persistent, const ProgressFn& progress,
+                        double* build_seconds);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
-    std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos);
+    std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined);
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
     // checked again.
     void resolve_default_size(GenerateRequest& r, double* build_seconds);
@@ -122,6 +145,7 @@ private:
     std::unique_ptr<UNetModel> unet_;
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
+    std::shared_ptr<DiffusionPipeline> refiner_;
     std::string sha256_;
     // The file's hash, computed on a thread of its own while the models are built (building runs on one
     // core: SerialScope); generate() collects it before sampling, so it never competes with the sampler.

@@ -25,6 +25,8 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
+    if (r.refiner_switch_at && !(*r.refiner_switch_at > 0 && *r.refiner_switch_at <= 1))
+        throw Error::make("refiner switch must be in (0, 1], got {}", *r.refiner_switch_at);
     constexpr int kMaxConditioningSide = 1 << 16;
     const SizeConditioning& s = r.size_conditioning;
     for (auto [name, v] : {std::pair{"original width", s.original_width}, {"original height", s.original_height},

@@ -33,6 +33,9 @@ struct GenerateRequest {
     // img2img: start from this picture, keeping (1 - strength) of it.
     std::optional<Image> init_image;
     float strength = 0.75f;
+    // Hand the run over to the pipeline's refiner (DiffusionPipeline::set_refiner) once it is this far
+    // through, webui's refiner_switch_at (pipeline/refiner.h); unset: no refiner.
+    std::optional<float> refiner_switch_at;
     // Replaces the seed's initial noise [batch_size, 4, H/8, W/8] (to reproduce another tool's exact
     // run from its stored noise); the seed still drives the ancestral noise.
     std::optional<Tensor> initial_noise;

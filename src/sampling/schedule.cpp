@@ -45,6 +45,13 @@ double DiscreteSchedule::sigma_to_t(double sigma) const {
     return (1.0 - w) * static_cast<double>(low) + w * static_cast<double>(low + 1);
 }
 
+int DiscreteSchedule::nearest_timestep(double sigma) const {
+    int best = 0;
+    for (int t = 1; t < timesteps(); ++t)
+        if (std::abs(sigmas_[static_cast<size_t>(t)] - sigma) < std::abs(sigmas_[static_cast<size_t>(best)] - sigma)) best = t;
+    return best;
+}
+
 double DiscreteSchedule::t_to_sigma(double t) const {
     t = std::clamp(t, 0.0, static_cast<double>(timesteps() - 1));
     const int64_t low = static_cast<int64_t>(std::floor(t)), high = static_cast<int64_t>(std::ceil(t));

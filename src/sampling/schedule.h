@@ -26,6 +26,8 @@ public:
     // Fractional timestep of a sigma: linear interpolation in log sigma between neighbouring steps.
     double sigma_to_t(double sigma) const;
     double t_to_sigma(double t) const;
+    // The timestep whose sigma is nearest (k-diffusion's argmin |sigmas - sigma|; the first on a tie).
+    int nearest_timestep(double sigma) const;
     // The model's own sigmas at n evenly spaced timesteps from T-1 down to 0, then a final 0.
     std::vector<float> discrete_sigmas(int n) const;
 

@@ -33,9 +33,14 @@ Json schedulers() {  // webui's sd_schedulers entries for the schedules difu has
                         entry("simple", "Simple", -1, true), entry("sgm_legacy", "SGM Legacy", -1, true)});
 }
 
-Json sd_models(const ModelInfo& m) {
-    return Json::array({{{"title", m.title}, {"model_name", m.model_name}, {"hash", m.hash}, {"sha256", m.sha256},
-                         {"filename", m.filename}, {"config", nullptr}}});
+// The served model, then the refiner (webui lists every checkpoint it could load).
+Json sd_models(const ModelInfo& m, const std::optional<ModelInfo>& refiner) {
+    Json list = Json::array();
+    for (const ModelInfo* i : {&m, refiner ? &*refiner : nullptr})
+        if (i)
+            list.push_back({{"title", i->title}, {"model_name", i->model_name}, {"hash", i->hash}, {"sha256", i->sha256},
+                            {"filename", i->filename}, {"config", nullptr}});
+    return list;
 }
 
 std::string number_text(double v) { return fmt::format("{}", v); }
@@ -96,7 +101,7 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
     };
     get("/sdapi/v1/samplers", samplers);
     get("/sdapi/v1/schedulers", schedulers);
-    get("/sdapi/v1/sd-models", [&s] { return sd_models(s.model); });
+    get("/sdapi/v1/sd-models", [&s] { return sd_models(s.model, s.refiner); });
     get("/sdapi/v1/options", [&s] { return s.options.get(); });
     add_route(http, s, "POST", "/sdapi/v1/options", [&s](const Request& req, Response& res) {
         s.options.update(parse_json_object(req.body));

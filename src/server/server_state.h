@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -18,12 +19,14 @@ namespace difu::server {
 
 struct ServerState {
     ServerState(DiffusionPipeline& p, ServerConfig c)
-        : pipe(p), config(std::move(c)), model(describe_model(p)), queue(config.queue_size), options(model),
+        : pipe(p), config(std::move(c)), model(describe_model(p)),
+          refiner(p.refiner() ? std::optional<ModelInfo>(describe_model(*p.refiner())) : std::nullopt), queue(config.queue_size), options(model),
           limiter(config.rate_limit), log(config.log) {}
 
     DiffusionPipeline& pipe;
     const ServerConfig config;
     const ModelInfo model;
+    const std::optional<ModelInfo> refiner;  // difu serve --refiner
     JobQueue queue;
     Metrics metrics;
     OptionsStore options;

@@ -35,7 +35,8 @@ constexpr const char* kImg2ImgDefaults = R"({
 // Fields difu reads and applies (server/webui_request.cpp); everything else is looked up in kRules.
 constexpr std::string_view kApplied[] = {"prompt", "negative_prompt", "seed", "sampler_name", "sampler_index",
                                          "scheduler", "batch_size", "n_iter", "steps", "cfg_scale", "width",
-                                         "height", "eta", "override_settings", "send_images"};
+                                         "height", "eta", "override_settings", "send_images",
+                                         "refiner_checkpoint", "refiner_switch_at"};
 constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images"};
 
 // A field difu does not apply. `noops`: the values (JSON, '|'-separated) with which webui would not
@@ -51,7 +52,6 @@ constexpr Rule kRules[] = {
     {"seed_resize_from_h", "-1|0"}, {"seed_resize_from_w", "-1|0"}, {"restore_faces", "false"}, {"tiling", "false"},
     {"do_not_save_samples", "*"}, {"do_not_save_grid", "*"}, {"s_min_uncond", "0"}, {"s_churn", "0"},
     {"s_tmax", "0"}, {"s_tmin", "0"}, {"s_noise", "1"}, {"override_settings_restore_afterwards", "true"},
-    {"refiner_checkpoint", R"(""|"None")"}, {"refiner_switch_at", "", "refiner_checkpoint"},
     {"disable_extra_networks", "*"}, {"comments", "*"}, {"force_task_id", "*"}, {"script_name", R"(""|"None")"},
     {"script_args", "[]", "script_name"}, {"alwayson_scripts", "{}"}, {"infotext", R"("")"}, {"save_images", "false"},
     // txt2img: the hires fix, and its denoising strength

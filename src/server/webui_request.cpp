@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "pipeline/refiner.h"
 #include "sampling/sampler_names.h"
 #include "server/api_error.h"
 #include "server/base64.h"
@@ -96,6 +97,18 @@ void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) 
     if (kind == GenerationKind::Img2Img) r.strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
 }
 
+// webui's refiner_checkpoint ("", "None" or null: none) and refiner_switch_at (null: webui's UI default).
+void read_refiner(const FieldReader& f, const ModelInfo* refiner, GenerateRequest& r) {
+    const std::optional<std::string> name = f.string("refiner_checkpoint");
+    if (!name || name->empty() || *name == "None") return;
+    if (!refiner)
+        throw bad_request(fmt::format("refiner_checkpoint: '{}' is not loaded; this server has no refiner (difu serve --refiner MODEL)",
+                                      *name));
+    if (!names_model(*refiner, *name))
+        throw bad_request(fmt::format("refiner_checkpoint: '{}' is not loaded; this server's refiner is '{}'", *name, refiner->title));
+    r.refiner_switch_at = static_cast<float>(f.number("refiner_switch_at").value_or(kDefaultRefinerSwitch));
+}
+
 Json echo_parameters(const Json& body, GenerationKind kind, bool include_init_images) {
     Json p = webui_defaults(kind);
     for (const auto& [key, value] : body.items())
@@ -123,7 +136,7 @@ Image decode_base64_image(const std::string& text, const std::string& name) {
 }
 
 WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
-                                 const ServerLimits& limits) {
+                                 const ServerLimits& limits, const ModelInfo* refiner) {
     WebuiRequest out;
     GenerateRequest& r = out.request;
     const FieldReader f(body);
@@ -131,6 +144,7 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
     read_fields(f, kind, r);
     const Settings s = read_settings(options, f.object("override_settings"), model, out.ignored_fields);
     const SamplerChoice sc = read_sampler(f, r);
+    read_refiner(f, refiner, r);
     read_eta(f, sc, s, r, out.ignored_fields);
     r.rng = "cpu";  // check_option let only randn_source "CPU" through: torch's CPU generator
     r.clip_skip = s.clip_skip;

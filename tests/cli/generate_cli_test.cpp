@@ -165,3 +165,22 @@ TEST(GenerateCli, Sd2WithoutYamlIsProbedAndGetsItsDefaultSize) {
     EXPECT_EQ(img.width, 512);
     EXPECT_EQ(img.height, 512);
 }
+
+TEST(GenerateCli, RefinerFlagsHandTheRunOverAndNameTheRefiner) {
+    // The SDXL fixture refining itself: the same image as without a refiner (the sampler's state carries
+    // over), and the infotext says which refiner took over where, as webui writes it.
+    const std::string a = temp_dir() + "/refine-a.png", b = temp_dir() + "/refine-b.png";
+    const std::string sdxl = fixture_path("sdxl-tiny/model.safetensors");
+    const std::string common = "generate -m " + sdxl + " -p x --steps 4 -W 64 -H 64 -s 3 --precision fp32 ";
+    ASSERT_EQ(difu_cli(common + "-o " + a).status, 0);
+    Result r = difu_cli(common + "--refiner " + sdxl + " --refiner-switch 0.5 -o " + b);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(difu::read_image(a).pixels, difu::read_image(b).pixels);
+    Result info = difu_cli("info " + b);
+    EXPECT_NE(info.output.find("Refiner: model ["), std::string::npos) << info.output;
+    EXPECT_NE(info.output.find("Refiner switch at: 0.5"), std::string::npos) << info.output;
+    // A switch point outside (0, 1] is refused in one line.
+    r = difu_cli(common + "--refiner-switch 1.5 -o " + b);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("--refiner-switch"), std::string::npos) << r.output;
+}

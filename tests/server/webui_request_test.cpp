@@ -162,3 +162,40 @@ TEST(ServerWebuiRequest, OptionsKeepEveryKeyAndRefuseWhatDifuCannotDo) {
     EXPECT_THROW(store.update({{"big", std::string(kMaxOptionsBytes, 'x')}}), ApiError);
     EXPECT_THROW(store.update(Json::array()), ApiError);
 }
+
+TEST(ServerWebuiRequest, RefinerFieldsNameTheServersRefiner) {
+    const ModelInfo refiner{"refiner.safetensors [7440042bbd]", "refiner", "7440042bbd", std::string(64, 'b'),
+                            "/m/refiner.safetensors"};
+    auto with_refiner = [&](const Json& body) {
+        return parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), ServerLimits{}, &refiner);
+    };
+    // None, "" and "None" mean no refiner, as in webui; they are no ignored fields either.
+    for (const Json& none : {Json(nullptr), Json(""), Json("None")}) {
+        const WebuiRequest w = with_refiner({{"refiner_checkpoint", none}, {"refiner_switch_at", 0.5}});
+        EXPECT_FALSE(w.request.refiner_switch_at.has_value());
+        EXPECT_TRUE(w.ignored_fields.empty());
+    }
+    for (const char* name : {"refiner.safetensors [7440042bbd]", "refiner", "7440042bbd"}) {
+        const WebuiRequest w = with_refiner({{"refiner_checkpoint", name}, {"refiner_switch_at", 0.6}});
+        ASSERT_TRUE(w.request.refiner_switch_at.has_value()) << name;
+        EXPECT_FLOAT_EQ(*w.request.refiner_switch_at, 0.6f);
+        EXPECT_TRUE(w.ignored_fields.empty());
+    }
+    EXPECT_FLOAT_EQ(*with_refiner({{"refiner_checkpoint", "refiner"}}).request.refiner_switch_at, 0.8f);  // webui's default
+    auto refused = [&](const Json& body, const ModelInfo* r) {
+        try {
+            (void)parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), ServerLimits{}, r);
+            return std::string();
+        } catch (const ApiError& e) {
+            EXPECT_EQ(e.status(), 400);
+            return std::string(e.what());
+        }
+    };
+    EXPECT_NE(refused({{"refiner_checkpoint", "other"}}, &refiner).find("this server's refiner is 'refiner.safetensors"),
+              std::string::npos);
+    EXPECT_NE(refused({{"refiner_checkpoint", "refiner"}}, nullptr).find("has no refiner"), std::string::npos);
+    EXPECT_NE(refused({{"refiner_checkpoint", "refiner"}, {"refiner_switch_at", 0}}, &refiner).find("refiner switch"),
+              std::string::npos);
+    EXPECT_NE(refused({{"refiner_checkpoint", "refiner"}, {"refiner_switch_at", "x"}}, &refiner).find("refiner_switch_at"),
+              std::string::npos);
+}
