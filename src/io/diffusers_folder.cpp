@@ -1,5 +1,5 @@
-// io/diffusers_folder.cpp — a diffusers StableDiffusionPipeline folder (model_index.json, unet/, vae/,
-// text_encoder/) read as the single-file checkpoint it was converted from: every tensor renamed to its
+// io/diffusers_folder.cpp — a diffusers SD 1.x / 2.x / XL pipeline folder (model_index.json, unet/, vae/,
+// text_encoder/, text_encoder_2/) read as the single-file checkpoint it was converted from: every tensor renamed to its
 // LDM name (the inverse of diffusers' convert_ldm_unet_checkpoint / convert_ldm_vae_checkpoint /
 // convert_ldm_clip_checkpoint), so detection, key checks and the models work unchanged.
 //   unet   down_blocks.i.resnets.j     -> input_blocks.(1 + i (L+1) + j).0     (L = layers_per_block)
@@ -13,12 +13,19 @@
 //   vae    {encoder.down_blocks.i, decoder.up_blocks.i} -> {encoder.down.i, decoder.up.(N-1-i)}, resnets -> block,
 //          mid_block.resnets.0/1 -> mid.block_1/2, mid_block.attentions.0.{group_norm,to_q,to_k,to_v,to_out.0}
 //          -> mid.attn_1.{norm,q,k,v,proj_out} ([C, C] -> [C, C, 1, 1]), conv_norm_out -> norm_out
-//   text   text_model.* -> cond_stage_model.transformer.text_model.*
+//   text   CLIPTextModel (SD 1.x, SDXL's text_encoder): text_model.* -> <prefix>text_model.*
+//          OpenCLIP towers (SD 2.x's text_encoder, SDXL's text_encoder_2): layers.N -> resblocks.N,
+//          self_attn.{q,k,v}_proj -> attn.in_proj (concatenated), text_projection.weight -> its transpose
 #include "io/diffusers_folder.h"
 
+#include "io/model_family.h"
+
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -138,6 +145,99 @@ void add(Checkpoint& out, const std::string& where, const std::string& from, con
     if (!out.tensors.emplace(to, std::move(t)).second) throw Error::at(where, "two tensors map to '{}'", to);
 }
 
+// Where a pipeline's text encoders go in the single file.
+struct TextSlot {
+    const char* folder;      // text_encoder, text_encoder_2
+    std::string ldm_prefix;  // cond_stage_model.transformer. / cond_stage_model.model. / conditioner.embedders.N...
+    bool openclip;           // the single file keeps OpenCLIP's names (q, k, v fused, text_projection transposed)
+};
+
+bool has_component(const Json& index, const char* name) {  // "text_encoder": ["transformers", "CLIPTextModel"]
+    auto it = index.find(name);
+    return it != index.end() && it->is_array() && !it->empty() && (*it)[0].is_string();
+}
+
+bool is_sdxl_class(const std::string& cls) { return cls.rfind("StableDiffusionXL", 0) == 0; }
+
+// SD 1.x / 2.x (StableDiffusion{,Img2Img,Inpaint}Pipeline) and SDXL base / refiner (StableDiffusionXL...).
+std::vector<TextSlot> text_slots(const fs::path& root, const Json& index, const std::string& cls) {
+    static const std::string kKnown[] = {"StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline",
+                                         "StableDiffusionInpaintPipeline", "StableDiffusionXLPipeline",
+                                         "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), cls) == std::end(kKnown))
+        throw Error::at(root.string(), "a diffusers {} folder: difu reads Stable Diffusion 1.x / 2.x / XL pipeline folders "
+                                       "(StableDiffusionPipeline, StableDiffusionXLPipeline, ...)",
+                        cls.empty() ? "unknown" : cls);
+    if (is_sdxl_class(cls)) {
+        if (!has_component(index, "text_encoder_2")) throw Error::at(root.string(), "an SDXL folder without text_encoder_2");
+        if (!has_component(index, "text_encoder"))  // the refiner: OpenCLIP bigG alone
+            return {{"text_encoder_2", "conditioner.embedders.0.model.", true}};
+        return {{"text_encoder", "conditioner.embedders.0.transformer.", false},
+                {"text_encoder_2", "conditioner.embedders.1.model.", true}};
+    }
+    // SD 2.x's OpenCLIP ViT-H runs exact GELU; SD 1.x's openai CLIP quick_gelu.
+    const fs::path cfg_path = root / "text_encoder" / "config.json";
+    const bool openclip = read_json(cfg_path).value("hidden_act", "") == "gelu";
+    return {{"text_encoder", openclip ? "cond_stage_model.model." : "cond_stage_model.transformer.", openclip}};
+}
+
+// A CLIPTextModel(WithProjection) under OpenCLIP's names: diffusers' convert_open_clip_checkpoint inverted.
+void add_openclip_text(Checkpoint& out, const Checkpoint& text, const std::string& prefix) {
+    static const std::regex kLayer(R"(text_model\.encoder\.layers\.(\d{1,4})\.(.+))");
+    static const std::pair<const char*, const char*> kLayerParts[] = {
+        {"layer_norm1.", "ln_1."}, {"layer_norm2.", "ln_2."}, {"mlp.fc1.", "mlp.c_fc."}, {"mlp.fc2.", "mlp.c_proj."},
+        {"self_attn.out_proj.", "attn.out_proj."}};
+    static const std::pair<const char*, const char*> kTop[] = {
+        {"text_model.embeddings.token_embedding.weight", "token_embedding.weight"},
+        {"text_model.embeddings.position_embedding.weight", "positional_embedding"},
+        {"text_model.final_layer_norm.weight", "ln_final.weight"},
+        {"text_model.final_layer_norm.bias", "ln_final.bias"}};
+    std::map<std::string, std::array<Tensor, 3>> qkv;  // "resblocks.N.attn.in_proj_weight" -> q, k, v
+    for (const auto& [k, t] : text.tensors) {
+        if (k == "text_model.embeddings.position_ids") continue;  // an arange buffer
+        if (k == "text_projection.weight") {  // Linear: y = x W^T; OpenCLIP: y = x P, so P = W^T
+            if (t.ndim() != 2) throw Error::at(text.path, "tensor '{}' is not 2-d", k);
+            add(out, text.path, k, prefix + "text_projection", t.permute({1, 0}).contiguous());
+            continue;
+        }
+        std::string to;
+        for (const auto& [from, name] : kTop)
+            if (k == from) to = name;
+        std::smatch m;
+        if (to.empty() && std::regex_match(k, m, kLayer)) {
+            const std::string block = "transformer.resblocks." + m[1].str() + ".", rest = m[2];
+            for (const auto& [from, name] : kLayerParts)
+                if (rest.rfind(from, 0) == 0) to = block + name + rest.substr(std::strlen(from));
+            for (int i = 0; i < 3 && to.empty(); ++i) {
+                const std::string proj = std::string("self_attn.") + "qkv"[i] + "_proj.";
+                if (rest.rfind(proj, 0) != 0) continue;
+                const std::string fused = block + "attn.in_proj_" + rest.substr(proj.size());
+                qkv[fused][static_cast<size_t>(i)] = t;
+                to = "-";  // placed below, once q, k and v are all there
+            }
+        }
+        if (to == "-") continue;
+        add(out, text.path, k, to.empty() ? "" : prefix + to, t);
+    }
+    for (auto& [fused, parts] : qkv) {  // in_proj = cat(q, k, v) along the output dimension
+        for (const Tensor& p : parts)
+            if (!p.defined()) throw Error::at(text.path, "'{}' needs q_proj, k_proj and v_proj; one is missing", fused);
+        const Tensor& q = parts[0];
+        Shape shape = q.shape();
+        shape.at(0) *= 3;
+        Tensor cat = Tensor::empty(shape, q.dtype());
+        std::byte* dst = reinterpret_cast<std::byte*>(cat.storage()->data());
+        for (const Tensor& p : parts) {
+            if (p.shape() != q.shape() || p.dtype() != q.dtype())
+                throw Error::at(text.path, "q, k and v of '{}' differ in shape or dtype", fused);
+            const Tensor c = p.contiguous();
+            std::memcpy(dst, c.raw(), c.nbytes());
+            dst += c.nbytes();
+        }
+        add(out, text.path, fused, prefix + fused, cat);
+    }
+}
+
 }  // namespace
 
 std::string hashed_file(const std::string& path) {
@@ -152,17 +252,33 @@ bool is_diffusers_folder(const std::string& path) {
     return fs::is_directory(path) && fs::is_regular_file(fs::path(path) / "model_index.json");
 }
 
+void apply_diffusers_config(const std::string& folder, ModelConfig& cfg) {
+    const fs::path root(folder);
+    const auto conventions = describe(cfg.family).text_encoders;
+    for (size_t i = 0; i < cfg.text_encoders.size() && i < conventions.size(); ++i) {
+        TextConfig& t = cfg.text_encoders[i];
+        t.layer = std::max(1, t.layer - conventions[i].diffusers_dropped_layers);
+    }
+    const fs::path scheduler = root / "scheduler" / "scheduler_config.json";
+    if (!fs::is_regular_file(scheduler)) return;
+    const Json s = read_json(scheduler);
+    const auto type = s.find("prediction_type");
+    if (type == s.end()) return;
+    if (*type == "v_prediction") cfg.schedule.prediction = Prediction::V;
+    else if (*type == "epsilon") cfg.schedule.prediction = Prediction::Eps;
+    else throw Error::at(scheduler.string(), "prediction_type {} is not one difu knows (epsilon, v_prediction)", type->dump());
+    cfg.schedule.prediction_known = true;
+    cfg.config_source = scheduler.string();
+}
+
 Checkpoint load_diffusers_folder(const std::string& path) {
     const fs::path root(path);
     const Json index = read_json(root / "model_index.json");
     const std::string cls = index.value("_class_name", "");
-    if (cls != "StableDiffusionPipeline")
-        throw Error::at(path, "a diffusers {} folder: only StableDiffusionPipeline (SD 1.x) folders are read so far",
-                        cls.empty() ? "unknown" : cls);
+    const std::vector<TextSlot> slots = text_slots(root, index, cls);
     Checkpoint out;
     out.path = path;
     out.format = CheckpointFormat::Safetensors;
-
     const fs::path unet_dir = root / "unet";
     const Json ucfg = read_json(unet_dir / "config.json");
     const int L = config_int(ucfg, "layers_per_block", (unet_dir / "config.json").string());
@@ -185,10 +301,16 @@ Checkpoint load_diffusers_folder(const std::string& path) {
             to_conv && t.ndim() == 2 ? t.reshape({t.dim(0), t.dim(1), 1, 1}) : t);
     }
 
-    const Checkpoint text = component_weights(root / "text_encoder", "model");
-    for (const auto& [k, t] : text.tensors) {
-        if (k.rfind("text_model.", 0) != 0) throw Error::at(text.path, "tensor '{}' is not under 'text_model.'", k);
-        add(out, text.path, k, "cond_stage_model.transformer." + k, t);
+    for (const TextSlot& slot : slots) {
+        const Checkpoint text = component_weights(root / slot.folder, "model");
+        if (slot.openclip) {
+            add_openclip_text(out, text, slot.ldm_prefix);
+            continue;
+        }
+        for (const auto& [k, t] : text.tensors) {
+            if (k.rfind("text_model.", 0) != 0) throw Error::at(text.path, "tensor '{}' is not under 'text_model.'", k);
+            add(out, text.path, k, slot.ldm_prefix + k, t);
+        }
     }
     return out;
 }

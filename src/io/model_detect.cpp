@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "io/diffusers_folder.h"
 #include "io/ldm_yaml.h"
 #include "io/model_config.h"
 #include "io/model_family.h"
@@ -219,6 +220,10 @@ ModelConfig infer_config(const Checkpoint& ck) {
 
 ModelConfig detect_model(const Checkpoint& ck) {
     ModelConfig cfg = infer_config(ck);
+    if (is_diffusers_folder(ck.path)) {
+        apply_diffusers_config(ck.path, cfg);
+        return cfg;
+    }
     std::filesystem::path yaml = std::filesystem::path(ck.path).replace_extension(".yaml");
     if (!ck.path.empty() && std::filesystem::is_regular_file(yaml)) apply_ldm_yaml(yaml.string(), cfg);
     return cfg;

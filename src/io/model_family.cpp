@@ -31,7 +31,8 @@ constexpr TextEncoderConvention kSD1ClipLegacy{.prefix = "cond_stage_model.trans
 constexpr TextEncoderConvention kSD2OpenClip{.prefix = "cond_stage_model.model.", .naming = Naming::OpenClip,
                                              .quick_gelu = false, .pad_token = kOpenClipPadToken,
                                              .layer = kPenultimateLayer, .final_norm = true,
-                                             .clip_skip_applies = false, .pooled = false};
+                                             .clip_skip_applies = false, .pooled = false,
+                                             .diffusers_dropped_layers = 1};
 // sgm: CLIP ViT-L hidden_states[-2] and OpenCLIP bigG "penultimate", neither final-normed; bigG also
 // pools (ln_final of the last layer at the end token, through text_projection).
 constexpr TextEncoderConvention kSDXLClipL{.prefix = "conditioner.embedders.0.transformer.text_model.",
@@ -41,11 +42,13 @@ constexpr TextEncoderConvention kSDXLClipL{.prefix = "conditioner.embedders.0.tr
 constexpr TextEncoderConvention kSDXLOpenClipG{.prefix = "conditioner.embedders.1.model.", .naming = Naming::OpenClip,
                                                .quick_gelu = false, .pad_token = kOpenClipPadToken,
                                                .layer = kPenultimateLayer, .final_norm = false,
-                                               .clip_skip_applies = false, .pooled = true};
+                                               .clip_skip_applies = false, .pooled = true,
+                                               .diffusers_folder = "text_encoder_2"};
 constexpr TextEncoderConvention kRefinerOpenClipG{.prefix = "conditioner.embedders.0.model.",
                                                   .naming = Naming::OpenClip, .quick_gelu = false,
                                                   .pad_token = kOpenClipPadToken, .layer = kPenultimateLayer,
-                                                  .final_norm = false, .clip_skip_applies = false, .pooled = true};
+                                                  .final_norm = false, .clip_skip_applies = false, .pooled = true,
+                                                  .diffusers_folder = "text_encoder_2"};
 
 constexpr TextEncoderConvention kSD1Encoders[] = {kSD1Clip};
 constexpr TextEncoderConvention kSD1LegacyEncoders[] = {kSD1ClipLegacy};
@@ -75,13 +78,15 @@ const FamilyDescription kFamilies[] = {
      .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
      .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
      .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndSizes,
-     .zero_empty_negative = true},
+     .zero_empty_negative = true, .diffusers_pipeline = "StableDiffusionXLPipeline",
+     .diffusers_inpaint_pipeline = "StableDiffusionXLInpaintPipeline"},
     {.family = ModelFamily::SDXLRefiner, .name = "SDXL refiner",
      .identifying_key = "conditioner.embedders.0.model.token_embedding.weight", .text_encoders = kRefinerEncoders,
      .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
      .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
      .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndAesthetic,
-     .zero_empty_negative = true},
+     .zero_empty_negative = true, .diffusers_pipeline = "StableDiffusionXLImg2ImgPipeline",
+     .diffusers_inpaint_pipeline = ""},
 };
 
 }  // namespace

@@ -21,6 +21,10 @@ struct TextEncoderConvention {
     bool final_norm;
     bool clip_skip_applies;
     bool pooled;                      // gives a pooled output through text_projection (SDXL bigG)
+    // Its diffusers folder, and how many of its last layers diffusers leaves out (SD 2.x: 1, the layer
+    // FrozenOpenCLIPEmbedder never reads; diffusers' pipeline then reads the new last one).
+    std::string_view diffusers_folder = "text_encoder";
+    int diffusers_dropped_layers = 0;
 };
 
 // How a family builds the UNet's vector conditioning y (label_emb's input), sgm's embedders after the text.
@@ -55,6 +59,9 @@ struct FamilyDescription {
     // An empty negative prompt conditions on zeros instead of the empty prompt's encoding (sgm's
     // force_uc_zero_embeddings=["txt"], which webui follows for SDXL): text context and pooled part.
     bool zero_empty_negative = false;
+    // diffusers' pipeline class for its folders, and for its inpainting UNets ("" = none).
+    std::string_view diffusers_pipeline = "StableDiffusionPipeline";
+    std::string_view diffusers_inpaint_pipeline = "StableDiffusionInpaintPipeline";
 };
 
 // A text config carrying the convention's choices (naming, activation, pad token, layer, final norm,

@@ -3,6 +3,8 @@
 // global, not a checkpoint).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -111,4 +113,27 @@ TEST(Cli, BadFilesGiveOneLineErrors) {
     write_file(text, "these are not the weights you are looking for\n");
     expect_one_line_error(run_difu("inspect " + text), text, "not a checkpoint");
     expect_one_line_error(run_difu("inspect " + dir + "/missing.safetensors"), dir + "/missing.safetensors", "cannot open");
+}
+
+TEST(Cli, ConvertWritesFoldersAndFilesAndRefusesWhatWouldNotLoad) {
+    const std::string dir = temp_dir() + "/cli-convert";
+    std::filesystem::remove_all(dir);
+    CliRun r = run_difu("convert " + fixture_path("sdxl-tiny/model.safetensors") + " " + dir + "/xl --dtype f16");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("SDXL written as a diffusers folder (F16)"), std::string::npos) << r.output;
+    r = run_difu("inspect " + dir + "/xl");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("SDXL"), std::string::npos) << r.output;
+    r = run_difu("convert " + dir + "/xl " + dir + "/xl.safetensors");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("single file"), std::string::npos) << r.output;
+    ASSERT_EQ(run_difu("convert " + fixture_path("sd2-tiny-v/model.safetensors") + " " + dir + "/sd2").status, 0);
+    for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+             {dir + "/sd2 " + dir + "/sd2.safetensors", "without its last 1 layer"},
+             {dir + "/xl " + dir + "/xl2 --dtype f8", "--dtype must be"},
+             {fixture_path("sdxl-tiny/model.safetensors") + " " + dir + "/xl", "already holds a diffusers model"}}) {
+        r = run_difu("convert " + args);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+    }
 }

@@ -64,13 +64,13 @@ TEST(DiffusersFolder, GeneratesTheSameImageAsTheSingleFile) {
 }
 
 TEST(DiffusersFolder, OtherPipelinesAreNamedAndRefused) {
-    const std::string dir = test::temp_dir() + "/xl-folder";
+    const std::string dir = test::temp_dir() + "/flux-folder";
     std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/model_index.json") << R"({"_class_name": "StableDiffusionXLPipeline"})";
+    std::ofstream(dir + "/model_index.json") << R"({"_class_name": "FluxPipeline"})";
     try {
         load_checkpoint(dir);
-        ADD_FAILURE() << "an SDXL diffusers folder was accepted";
+        ADD_FAILURE() << "a Flux diffusers folder was accepted";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("StableDiffusionXLPipeline"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("FluxPipeline"), std::string::npos) << e.what();
     }
 }
