@@ -25,6 +25,7 @@ struct GenerateOptions {
     std::string refiner;                            // webui's refiner checkpoint
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
+    bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
     GenerateRequest request;
 };
 
@@ -104,6 +105,12 @@ void run_generate(GenerateOptions o) {
     if (!o.refiner.empty())
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
     const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
+    if (pipe.config().turbo() && (!o.steps_given || !o.cfg_given)) {
+        if (!o.steps_given) r.steps = kTurboSteps;
+        if (!o.cfg_given) r.cfg_scale = kTurboCfgScale;
+        fmt::print(stderr, "note: {} (by {}): {} step(s) at cfg {:g} unless --steps / --cfg-scale say otherwise\n",
+                   pipe.config().display_name(), pipe.config().turbo_evidence, r.steps, r.cfg_scale);
+    }
     if (o.verbose)
         fmt::print(stderr, "loaded {} ({}, {}) in {:.2f} s; precision {}\n", o.model, family_name(pipe.config().family),
                    pipe.config().config_source, load_s, precision.reason);
@@ -148,10 +155,11 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("-p,--prompt", r.prompt, "Prompt (webui syntax: (word:1.2), [word], BREAK)");
     cmd->add_option("-n,--negative-prompt", r.negative_prompt, "Negative prompt");
     cmd->add_option("-W,--width", r.width, "Image width in pixels, a multiple of 8; default: the model's (512; 768 for SD 2.x v; 1024 for "
-                                           "SDXL)");
+                                           "SDXL; 512 for Turbo)");
     cmd->add_option("-H,--height", r.height, "Image height in pixels, a multiple of 8; default: the model's");
-    cmd->add_option("--steps", r.steps, "Sampling steps")->capture_default_str();
-    cmd->add_option("--cfg-scale", r.cfg_scale, "Classifier-free guidance scale (1 = no guidance)")->capture_default_str();
+    cmd->add_option("--steps", r.steps, "Sampling steps (SD-Turbo / SDXL-Turbo: 1 unless given)")->capture_default_str();
+    cmd->add_option("--cfg-scale", r.cfg_scale, "Classifier-free guidance scale (1 = no guidance; Turbo: 1 unless given)")
+        ->capture_default_str();
     std::string samplers;
     for (SamplerKind k : all_samplers()) samplers += (samplers.empty() ? "" : ", ") + sampler_id(k);
     cmd->add_option("--sampler", r.sampler, "Sampler: " + samplers + " (webui labels work too)")->capture_default_str();
@@ -182,7 +190,11 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_flag("-v,--verbose", o->verbose, "Say more about loading and precision");
     cmd->footer("Global options go before or after the subcommand: -t/--threads N (default: the cores this process may use).");
-    cmd->callback([o] { run_generate(*o); });
+    cmd->callback([o, cmd] {
+        o->steps_given = cmd->count("--steps") > 0;
+        o->cfg_given = cmd->count("--cfg-scale") > 0;
+        run_generate(*o);
+    });
 }
 
 }  // namespace difu::cli

@@ -86,6 +86,8 @@ void run_inspect(const std::string& path, bool json) {
         j["format"] = std::string(format_name(ck.format));
         j["family"] = std::string(family_name(cfg.family));
         j["variant"] = cfg.variant.empty() ? "txt2img" : cfg.variant;
+        j["name"] = cfg.display_name();
+        if (cfg.turbo()) j["turbo_evidence"] = cfg.turbo_evidence;
         j["supported"] = cfg.supported();
         if (!cfg.supported()) j["unsupported_reason"] = cfg.unsupported_reason();
         j["config_source"] = cfg.config_source;
@@ -102,7 +104,7 @@ void run_inspect(const std::string& path, bool json) {
     }
     fmt::print("{}\n  format   {}, {} tensors, {:.1f} MB, loaded in {:.0f} ms\n", path, format_name(ck.format),
                ck.tensors.size(), ck.total_bytes() / 1e6, load_ms);
-    fmt::print("  family   {}\n", cfg.display_name());
+    fmt::print("  family   {}{}\n", cfg.display_name(), cfg.turbo() ? " (by " + cfg.turbo_evidence + ")" : "");
     fmt::print("  status   {}\n", cfg.supported() ? "supported" : "not supported: " + cfg.unsupported_reason());
     std::vector<std::string> dt;
     for (const auto& [k, v] : dtypes) dt.push_back(fmt::format("{} {}", k, v));

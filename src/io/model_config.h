@@ -97,12 +97,15 @@ struct ModelConfig {
     int pooled_dim() const;  // the text encoders' pooled outputs together (SDXL: bigG's 1280), 0 for none
     ScheduleConfig schedule;
     std::string config_source = "inferred from tensor shapes";  // or the sidecar yaml's path
+    // Why this is the family's Turbo release ("its file name", "its modelspec.title"); "" = it is not.
+    std::string turbo_evidence;
+    bool turbo() const { return !turbo_evidence.empty(); }
 
-    // What webui and the original scripts default to for this model: 512 (SD 1.x, SD 2.x eps),
+    // What webui and the original scripts default to for this model: 512 (SD 1.x, SD 2.x eps, Turbo),
     // 768 (SD 2.x v), 1024 (SDXL). `prediction` when the config cannot tell (SD 2.x without a yaml).
     int default_size(Prediction prediction) const;
     int default_size() const { return default_size(schedule.prediction); }
-    // "SD 2.x 768-v (inpainting)": the family with its variant, as `difu inspect` names it.
+    // "SD 2.x 768-v inpainting", "SDXL-Turbo": the family with its variant, as `difu inspect` names it.
     std::string display_name() const;
 
     // Whether difu can generate with this model today; when not, why not.

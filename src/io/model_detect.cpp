@@ -159,6 +159,7 @@ int ModelConfig::pooled_dim() const {
 }
 
 int ModelConfig::default_size(Prediction prediction) const {
+    if (turbo()) return kTurboDefaultSize;
     const FamilyDescription& d = describe(family);
     return prediction == Prediction::V ? d.default_size_v : d.default_size_eps;
 }
@@ -166,7 +167,8 @@ int ModelConfig::default_size(Prediction prediction) const {
 std::string ModelConfig::display_name() const {
     std::string name(family_name(family));
     const FamilyDescription& d = describe(family);
-    if (!d.prediction_from_keys)  // SD 2.x: the same keys for 512 (eps) and 768-v
+    if (turbo()) name = d.turbo_name;
+    else if (!d.prediction_from_keys)  // SD 2.x: the same keys for 512 (eps) and 768-v
         name += !schedule.prediction_known ? fmt::format(" ({} eps or {}-v: a probe of the UNet decides at load)",
                                                          d.default_size_eps, d.default_size_v)
                 : schedule.prediction == Prediction::V ? fmt::format(" {}-v", d.default_size_v)
@@ -218,8 +220,27 @@ ModelConfig infer_config(const Checkpoint& ck) {
     return cfg;
 }
 
+// Turbo releases share their family's keys: their name says it (sd_xl_turbo_1.0_fp16.safetensors,
+// a "sdxl-turbo" folder), or the modelspec metadata some writers add.
+std::string turbo_evidence(const Checkpoint& ck, const FamilyDescription& family) {
+    if (family.turbo_name.empty()) return "";
+    auto says_turbo = [](std::string s) {
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return s.find("turbo") != std::string::npos;
+    };
+    for (const char* key : {"modelspec.title", "modelspec.architecture"})
+        if (auto it = ck.metadata.find(key); it != ck.metadata.end() && says_turbo(it->second)) return fmt::format("its {}", key);
+    if (says_turbo(std::filesystem::path(ck.path).filename().string())) return "its file name";
+    return "";
+}
+
 ModelConfig detect_model(const Checkpoint& ck) {
     ModelConfig cfg = infer_config(ck);
+    cfg.turbo_evidence = turbo_evidence(ck, describe(cfg.family));
+    if (cfg.turbo() && !cfg.schedule.prediction_known) {  // SD-Turbo is an eps model (its model card, diffusers config)
+        cfg.schedule.prediction = Prediction::Eps;
+        cfg.schedule.prediction_known = true;
+    }
     if (is_diffusers_folder(ck.path)) {
         apply_diffusers_config(ck.path, cfg);
         return cfg;

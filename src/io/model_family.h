@@ -38,7 +38,13 @@ enum class VectorConditioning {
 // top, left; target h, w).
 inline constexpr int kSizeEmbeddingDim = 256;
 inline constexpr int kSdxlSizeValues = 6;
-inline constexpr int kRefinerSizeValues = 5;  // ... and the refiner's original h, w; crop top, left; aesthetic score
+inline constexpr int kRefinerSizeValues = 5;
+
+// SD-Turbo / SDXL-Turbo (ADD): trained at 512², sampled in 1-4 steps without classifier-free guidance
+// (Stability's model cards: 1 step, guidance 0; cfg 1 is the same image here, the unconditional pass skipped).
+inline constexpr int kTurboDefaultSize = 512;
+inline constexpr int kTurboSteps = 1;
+inline constexpr float kTurboCfgScale = 1.0f;  // ... and the refiner's original h, w; crop top, left; aesthetic score
 
 struct FamilyDescription {
     ModelFamily family;
@@ -59,6 +65,9 @@ struct FamilyDescription {
     // An empty negative prompt conditions on zeros instead of the empty prompt's encoding (sgm's
     // force_uc_zero_embeddings=["txt"], which webui follows for SDXL): text context and pooled part.
     bool zero_empty_negative = false;
+    // Its adversarially distilled release with the same keys ("SDXL-Turbo"; "" = none): told apart only by
+    // the file's name or modelspec metadata, and run with kTurbo* defaults.
+    std::string_view turbo_name = "";
     // diffusers' pipeline class for its folders, and for its inpainting UNets ("" = none).
     std::string_view diffusers_pipeline = "StableDiffusionPipeline";
     std::string_view diffusers_inpaint_pipeline = "StableDiffusionInpaintPipeline";

@@ -184,3 +184,22 @@ TEST(GenerateCli, RefinerFlagsHandTheRunOverAndNameTheRefiner) {
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.output.find("--refiner-switch"), std::string::npos) << r.output;
 }
+
+TEST(GenerateCli, TurboModelsGetOneStepAtCfgOneUnlessTold) {
+    const std::string dir = temp_dir() + "/turbo";
+    std::filesystem::create_directories(dir);
+    const std::string model = dir + "/sd_xl_turbo_1.0_fp16.safetensors";
+    std::filesystem::remove(model);
+    std::filesystem::create_symlink(fixture_path("sdxl-tiny/model.safetensors"), model);
+    const std::string out = dir + "/t.png";
+    Result r = difu_cli("generate -m " + model + " -p x -W 64 -H 64 -s 1 --precision fp32 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("SDXL-Turbo (by its file name): 1 step(s) at cfg 1"), std::string::npos) << r.output;
+    Result info = difu_cli("info " + out);
+    EXPECT_NE(info.output.find("Steps: 1, Sampler: Euler a, CFG scale: 1,"), std::string::npos) << info.output;
+    r = difu_cli("generate -m " + model + " -p x -W 64 -H 64 -s 1 --steps 3 --cfg-scale 2 --precision fp32 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("note: SDXL-Turbo"), std::string::npos) << r.output;
+    info = difu_cli("info " + out);
+    EXPECT_NE(info.output.find("Steps: 3, Sampler: Euler a, CFG scale: 2,"), std::string::npos) << info.output;
+}

@@ -233,3 +233,32 @@ TEST(ModelDetect, SidecarYamlOverrides) {
     std::ofstream(yaml) << "model: [1, 2";
     EXPECT_THROW(detect_model(ck), Error);
 }
+
+TEST(ModelDetect, TurboReleasesAreNamedByFileNameOrModelspec) {
+    // SD-Turbo / SDXL-Turbo have their family's keys; the name of a released file, or modelspec
+    // metadata, says which: 512² default and (SD-Turbo) eps without a probe.
+    Checkpoint xl = checkpoint_from_key_list(fixture_path("keys/sdxl-base-keys.txt"));
+    EXPECT_FALSE(detect_model(xl).turbo());
+    EXPECT_EQ(detect_model(xl).default_size(), 1024);
+    xl.path = "/models/sd_xl_turbo_1.0_fp16.safetensors";
+    ModelConfig cfg = detect_model(xl);
+    EXPECT_EQ(cfg.display_name(), "SDXL-Turbo");
+    EXPECT_EQ(cfg.turbo_evidence, "its file name");
+    EXPECT_EQ(cfg.default_size(), 512);
+    xl.path = "/models/xl.safetensors";
+    xl.metadata["modelspec.title"] = "SDXL Turbo";
+    EXPECT_EQ(detect_model(xl).turbo_evidence, "its modelspec.title");
+
+    Checkpoint sd2 = checkpoint_from_key_list(fixture_path("keys/sd21-keys.txt"));
+    sd2.path = "/models/sd_turbo.safetensors";
+    cfg = detect_model(sd2);
+    EXPECT_EQ(cfg.display_name(), "SD-Turbo");
+    EXPECT_TRUE(cfg.schedule.prediction_known);
+    EXPECT_EQ(cfg.schedule.prediction, Prediction::Eps);
+    EXPECT_EQ(cfg.default_size(), 512);
+
+    Checkpoint sd1 = checkpoint_from_key_list(fixture_path("keys/sd15-keys.txt"));
+    sd1.path = "/models/turbo-vision-v5.safetensors";  // SD 1.x has no Turbo release: a name is just a name
+    EXPECT_FALSE(detect_model(sd1).turbo());
+    EXPECT_EQ(detect_model(sd1).display_name(), "SD 1.x");
+}
