@@ -11,6 +11,7 @@
 #include "io/diffusers_folder.h"
 #include "io/model_family.h"
 #include "pipeline/pipeline.h"
+#include "text/clip_tokenizer_files.h"
 
 namespace difu::cli {
 namespace {
@@ -51,7 +52,8 @@ void run_convert(const ConvertOptions& o) {
             fmt::print(stderr, "{} predicts {} (webui's UNet probe; put the model's .yaml beside it to say so)\n",
                        o.input, cfg.schedule.prediction == Prediction::V ? "v" : "eps");
         }
-        write_diffusers_folder(ck, cfg, o.output, dtype);
+        for (const TokenizerFolder& t : write_diffusers_folder(ck, cfg, o.output, dtype))
+            write_clip_tokenizer_folder((std::filesystem::path(o.output) / t.folder).string(), t.pad_token);
     }
     fmt::print("{}: {} written as {} ({}) in {:.1f} s\n", o.output, cfg.display_name(),
                to == "single" ? "a single file" : "a diffusers folder", dtype ? dtype_name(*dtype) : "dtypes kept",

@@ -242,7 +242,8 @@ void write_single_file(const Checkpoint& ck, const std::string& path, std::optio
     write_safetensors(path, out, ck.metadata);
 }
 
-void write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const std::string& dir, std::optional<DType> dtype) {
+std::vector<TokenizerFolder> write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const std::string& dir,
+                                                    std::optional<DType> dtype) {
     const fs::path root(dir);
     if (fs::exists(root / "model_index.json")) throw Error::at(dir, "already holds a diffusers model (model_index.json)");
     const FamilyDescription& family = describe(cfg.family);
@@ -288,16 +289,20 @@ void write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const 
         const bool is_text = folder.rfind("text_encoder", 0) == 0;
         write_safetensors((root / folder / (is_text ? "model.safetensors" : "diffusion_pytorch_model.safetensors")).string(), tensors);
     }
+    std::vector<TokenizerFolder> tokenizers;
     for (size_t i = 0; i < cfg.text_encoders.size(); ++i) {
         const TextEncoderConvention& conv = family.text_encoders[i];
         const std::string folder(conv.diffusers_folder);
+        // text_encoder -> tokenizer, text_encoder_2 -> tokenizer_2
+        tokenizers.push_back({"tokenizer" + folder.substr(std::strlen("text_encoder")), cfg.text_encoders[i].pad_token});
+        index[tokenizers.back().folder] = {"transformers", "CLIPTokenizer"};
         const std::vector<LazyTensor>& written = files[folder];
         const DType weights = written.empty() ? DType::F32 : written.front().dtype;
         write_json(root / folder / "config.json", text_config_json(cfg.text_encoders[i], conv.diffusers_dropped_layers, weights));
         index[folder] = {"transformers", cfg.text_encoders[i].pooled_dim > 0 ? "CLIPTextModelWithProjection" : "CLIPTextModel"};
     }
     if (family.vector != VectorConditioning::None) {
-        if (!index.contains("text_encoder")) index["text_encoder"] = {nullptr, nullptr};
+        if (!index.contains("text_encoder")) index["text_encoder"] = index["tokenizer"] = {nullptr, nullptr};
         index["force_zeros_for_empty_prompt"] = family.zero_empty_negative;
         if (family.vector == VectorConditioning::PooledAndAesthetic) index["requires_aesthetics_score"] = true;
     }
@@ -308,6 +313,7 @@ void write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const 
     write_json(root / "vae" / "config.json", vae_config(cfg, sample));
     fs::create_directories(root / "scheduler");
     write_json(root / "scheduler" / "scheduler_config.json", scheduler_config(cfg));
+    return tokenizers;
 }
 
 }  // namespace difu

@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "io/checkpoint.h"
@@ -15,12 +16,18 @@ namespace difu {
 // Every tensor of `ck` (integer ones unchanged; floats cast to `dtype` when given), with its metadata.
 void write_single_file(const Checkpoint& ck, const std::string& path, std::optional<DType> dtype);
 
+// A tokenizer folder model_index.json names, for the caller to write (text/clip_tokenizer_files.h).
+struct TokenizerFolder {
+    std::string folder;  // "tokenizer", "tokenizer_2"
+    int pad_token;       // the text encoder's pad token id
+};
+
 // The model's UNet, VAE and text encoders as a diffusers folder `dir` (created; must not hold a
 // model_index.json yet): model_index.json, unet/, vae/, text_encoder/ (text_encoder_2/), scheduler/.
 // Training-only tensors (EMA copies, schedule buffers, logit_scale) are left out, as diffusers does.
-// `prediction` goes to scheduler_config.json (diffusers' default, epsilon, when not known).
-void write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const std::string& dir,
-                            std::optional<DType> dtype);
+// cfg.schedule.prediction goes to scheduler_config.json. Returns the tokenizer folders the index names.
+std::vector<TokenizerFolder> write_diffusers_folder(const Checkpoint& ck, const ModelConfig& cfg, const std::string& dir,
+                                                    std::optional<DType> dtype);
 
 // The LDM tensor `ldm_name` (relative to the UNet prefix) under diffusers' UNet2DConditionModel name;
 // "" when it has none. `layers_per_block` = num_res_blocks. Exposed for tests.

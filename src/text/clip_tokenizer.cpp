@@ -135,6 +135,14 @@ void ClipTokenizer::index_merges(const std::string& path, const std::vector<std:
     }
 }
 
+ClipVocabulary read_clip_vocabulary(const std::string& merges_path) {
+    const std::string path = merges_path.empty() ? DIFU_DATA_DIR "/clip/bpe_simple_vocab_16e6.txt.gz" : merges_path;
+    ClipVocabulary v;
+    v.merges = parse_merges(path, read_gzip_file(path), kClipMergeCount);
+    v.tokens = build_vocab(bytes_to_unicode(), v.merges);
+    return v;
+}
+
 const ClipTokenizer& ClipTokenizer::default_instance() {
     static const ClipTokenizer instance(DIFU_DATA_DIR "/clip/bpe_simple_vocab_16e6.txt.gz");
     return instance;

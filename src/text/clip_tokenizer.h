@@ -20,6 +20,15 @@ inline constexpr int kClipEndToken = 49407;      // <|endoftext|>, also the padd
 inline constexpr int kClipCommaToken = 267;      // ",</w>"
 inline constexpr int kClipChunkLength = 77;      // the text encoder's context: start + 75 tokens + end
 
+// simple_tokenizer's vocabulary as its files spell it: the tokens in id order (byte symbols, the same
+// with "</w>", one per merge, the two specials) and the merges in rank order.
+struct ClipVocabulary {
+    std::vector<std::string> tokens;
+    std::vector<std::pair<std::string, std::string>> merges;
+};
+// From the gzip'd merges file; DIFU_DATA_DIR's when `merges_path` is empty. Throws Error naming the file.
+ClipVocabulary read_clip_vocabulary(const std::string& merges_path = "");
+
 class ClipTokenizer {
 public:
     // Loads the gzip'd merges file (bpe_simple_vocab_16e6.txt.gz); throws difu::Error naming the file.

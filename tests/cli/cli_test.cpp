@@ -121,6 +121,7 @@ TEST(Cli, ConvertWritesFoldersAndFilesAndRefusesWhatWouldNotLoad) {
     CliRun r = run_difu("convert " + fixture_path("sdxl-tiny/model.safetensors") + " " + dir + "/xl --dtype f16");
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("SDXL written as a diffusers folder (F16)"), std::string::npos) << r.output;
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/xl/tokenizer_2/vocab.json"));
     r = run_difu("inspect " + dir + "/xl");
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("SDXL"), std::string::npos) << r.output;

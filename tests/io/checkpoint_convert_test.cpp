@@ -52,7 +52,10 @@ std::vector<uint8_t> image_of(const std::string& model, int side) {
 TEST(CheckpointConvert, Sd1FolderEqualsDiffusersOwnConversion) {
     const std::string out = fresh("sd1");
     const Checkpoint single = load_checkpoint(fixture_path("sd1-tiny/model-fp16.safetensors"));
-    write_diffusers_folder(single, detect_model(single), out, std::nullopt);
+    const std::vector<TokenizerFolder> tokenizers = write_diffusers_folder(single, detect_model(single), out, std::nullopt);
+    ASSERT_EQ(tokenizers.size(), 1u);
+    EXPECT_EQ(tokenizers[0].folder, "tokenizer");
+    EXPECT_EQ(tokenizers[0].pad_token, 49407);
     const std::string theirs = fixture_path("sd1-tiny-diffusers");
     for (const char* file : {"unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
                              "text_encoder/model.safetensors"}) {
@@ -77,7 +80,8 @@ TEST(CheckpointConvert, Sd1FolderEqualsDiffusersOwnConversion) {
         const Json a = read_json(out + "/" + file), b = read_json(theirs + "/" + file);
         for (const char* k : keys) EXPECT_EQ(a.at(k), b.at(k)) << file << ": " << k;
     }
-    EXPECT_EQ(read_json(out + "/model_index.json").at("_class_name"), "StableDiffusionPipeline");
+    const Json index = read_json(out + "/model_index.json"), their_index = read_json(theirs + "/model_index.json");
+    for (const char* k : {"_class_name", "text_encoder", "tokenizer", "unet", "vae"}) EXPECT_EQ(index.at(k), their_index.at(k)) << k;
     EXPECT_THROW(write_diffusers_folder(single, detect_model(single), out, std::nullopt), Error);  // not over a model
 }
 
@@ -85,9 +89,14 @@ TEST(CheckpointConvert, SdxlFolderReadsBackToTheSameTensorsAndImage) {
     const std::string model = fixture_path("sdxl-tiny/model.safetensors"), out = fresh("sdxl");
     const Checkpoint single = load_checkpoint(model);
     const ModelConfig cfg = detect_model(single);
-    write_diffusers_folder(single, cfg, out, std::nullopt);
+    const std::vector<TokenizerFolder> tokenizers = write_diffusers_folder(single, cfg, out, std::nullopt);
+    ASSERT_EQ(tokenizers.size(), 2u);  // CLIP-L pads with the end token, bigG with 0 ("!")
+    EXPECT_EQ(tokenizers[1].folder, "tokenizer_2");
+    EXPECT_EQ(tokenizers[0].pad_token, 49407);
+    EXPECT_EQ(tokenizers[1].pad_token, 0);
     const Json index = read_json(out + "/model_index.json");
     EXPECT_EQ(index.at("_class_name"), "StableDiffusionXLPipeline");
+    EXPECT_EQ(index.at("tokenizer_2").at(1), "CLIPTokenizer");
     EXPECT_EQ(index.at("text_encoder_2").at(1), "CLIPTextModelWithProjection");
     EXPECT_EQ(read_json(out + "/unet/config.json").at("addition_embed_type"), "text_time");
     // diffusers' names for the bigG tower: q / k / v are the thirds of in_proj, the projection transposed.
