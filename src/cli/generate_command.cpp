@@ -167,7 +167,15 @@ void add_generate_command(CLI::App& app) {
                     "(SDXL reference code: starts from noise * sqrt(1 + sigma_0^2))")
         ->capture_default_str();
     cmd->add_option("-s,--seed", r.seed, "Seed; -1 picks a random one and reports it")->capture_default_str();
-    cmd->add_option("--rng", r.rng, "Noise source: cpu (torch's CPU generator, as ComfyUI)")->capture_default_str();
+    cmd->add_option_function<std::string>(
+           "--rng", [&r](const std::string& s) { r.rng = parse_rng_source(s); },
+           "Noise source: cpu (torch's CPU generator, as ComfyUI; the default) or gpu / nv (webui's default: the "
+           "numbers an NVIDIA GPU draws, one generator per image)");
+    cmd->add_option("--subseed,--variation-seed", r.variation.subseed,
+                    "webui's variation seed (-1: random when --subseed-strength > 0)");
+    cmd->add_option("--subseed-strength,--variation-strength", r.variation.strength,
+                    "How far towards the variation seed's noise (0 = none, 1 = all)")
+        ->capture_default_str();
     cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip; SD 1.x, SD 2.x always uses the penultimate)")->capture_default_str();
     cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
     cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();

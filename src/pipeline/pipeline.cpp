@@ -16,6 +16,7 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/guidance.h"
 #include "pipeline/image_conditioning.h"
+#include "pipeline/noise.h"
 #include "pipeline/prediction_probe.h"
 #include "pipeline/refiner.h"
 #include "pipeline/vector_conditioning.h"
@@ -211,20 +212,23 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     const SamplerChoice sc = parse_sampler(r.sampler);
     const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
     const Shape shape{r.batch_size, cfg_.unet.out_channels, r.height / 8, r.width / 8};  // the latent, not c_concat
-    // ComfyUI's convention: randn of the whole batch from a generator seeded with the seed; ancestral
-    // steps draw from a second generator seeded with seed + 1, one randn(latent shape) per step.
-    TorchCpuGenerator gen(static_cast<uint64_t>(seed));
-    Tensor noise = gen.randn(shape);
+    // The batch's variation seeds follow its seeds: image i of the request has subseed + i (webui).
+    Variation variation = r.variation;
+    variation.subseed += seed - r.seed;
+    BatchNoise draws(r.rng, seed, shape, variation);
+    Tensor noise = draws.first();
     if (r.initial_noise) {
         if (r.initial_noise->shape() != shape)
             throw Error::make("the given initial noise has shape {}, but this request needs {}",
                               shape_str(r.initial_noise->shape()), shape_str(shape));
         noise = r.initial_noise->to(DType::F32);
     }
-    auto step_gen = std::make_shared<TorchCpuGenerator>(static_cast<uint64_t>(seed) + 1);
-    NoiseSampler ancestral = [step_gen](const Shape& s, float, float) { return step_gen->randn(s); };
+    NoiseSampler ancestral = [&draws, shape](const Shape& s, float, float) {
+        if (s != shape) throw Error::make("a sampler asked for noise of shape {}, the latent is {}", shape_str(s), shape_str(shape));
+        return draws.next();
+    };
     Tensor start;
-    if (init_latent) start = img2img_start_latent(*init_latent, gen);
+    if (init_latent) start = img2img_start_latent(*init_latent, draws);
     const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
     Arena arena;
     if (refiner) {
@@ -303,10 +307,10 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
 
 // init_latent = scale_factor * (mean + exp(logvar / 2) z) for every image of the batch, with z drawn
 // from the batch's generator after the initial noise (scripts/img2img.py samples the posterior too).
-Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const {
+Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, BatchNoise& draws) const {
     const int64_t b = posterior_moments.dim(0), e = cfg_.vae.embed_dim;
     Tensor mean = posterior_moments.slice(1, 0, e).contiguous(), logvar = posterior_moments.slice(1, e, 2 * e).contiguous();
-    Tensor z = gen.randn(mean.shape());
+    Tensor z = draws.posterior(mean.shape());
     Tensor out = Tensor::empty(mean.shape());
     for (int64_t i = 0; i < out.numel(); ++i)
         out.f32_mut()[i] = cfg_.vae.scale_factor * (mean.f32()[i] + std::exp(0.5f * logvar.f32()[i]) * z.f32()[i]);
@@ -341,14 +345,19 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     info.sampler = sampler_label(sc.kind);
     if (!is_compvis(sc.kind)) info.schedule_type = scheduler_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
     info.cfg_scale = r.cfg_scale;
-    info.seed = seed;
+    info.seed = seed;  // the image's own (webui, GPU rng) or its batch's (CPU rng)
     info.width = r.width;
     info.height = r.height;
     info.model_hash = model_hash();
     info.model_name = model_name();
     if (r.init_image) info.denoising_strength = r.strength;
     info.clip_skip = r.clip_skip;
-    info.rng = "CPU";
+    info.rng = rng_label(r.rng);
+    if (r.variation.strength > 0) {
+        info.extra.emplace_back("Variation seed", std::to_string(r.variation.subseed + (seed - r.seed) +
+                                                                 (r.rng == RngSource::Cpu ? batch_pos : 0)));
+        info.extra.emplace_back("Variation seed strength", fmt::format("{}", r.variation.strength));
+    }
     info.version = std::string("difu ") + DIFU_VERSION;
     if (r.batch_size > 1) {
         info.extra.emplace_back("Batch size", std::to_string(r.batch_size));
@@ -375,6 +384,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (r.refiner_switch_at && !refiner_)
         throw Error::make("this request asks for a refiner, but none is loaded (difu generate / serve --refiner MODEL)");
     if (r.seed == kRandomSeed) r.seed = random_seed();
+    if (r.variation.subseed == kRandomSeed) r.variation.subseed = random_seed();
     // Known now unless an SD 2.x model's eps / v still has to be probed (then at the UNet's build).
     if (cfg_.schedule.prediction_known) resolve_default_size(r, nullptr);
     GenerateResult result;
@@ -423,10 +433,12 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         if (&decoder != this) release_all_but(nullptr);
         else if (refiner_) refiner_->release_all_but(nullptr);
         std::vector<Image> images = decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
-        const int64_t seed = seeds[static_cast<size_t>(b)];
-        for (size_t i = 0; i < images.size(); ++i)
+        for (size_t i = 0; i < images.size(); ++i) {
+            // GPU rng: image i has a generator of its own, seed + i, which alone gives its noise again.
+            const int64_t seed = seeds[static_cast<size_t>(b)] + (r.rng == RngSource::Gpu ? static_cast<int64_t>(i) : 0);
             result.images.push_back({std::move(images[i]), seed, static_cast<int>(i),
                                      infotext(r, seed, static_cast<int>(i), &decoder != this)});
+        }
     }
     result.times.decode = phase_seconds(t0, build_before);
     result.times.build = build;

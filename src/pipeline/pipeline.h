@@ -41,7 +41,8 @@ using ProgressFn = std::function<bool(const ProgressInfo&)>;
 
 struct GeneratedImage {
     Image image;
-    int64_t seed = 0;     // the seed of its batch: its noise is randn(batch shape) from this seed
+    // CPU rng: the seed of its batch (its noise is randn(batch shape) from this seed); GPU rng: its own.
+    int64_t seed = 0;
     int batch_pos = 0;    // position inside the batch
     std::string infotext; // webui's "parameters" text
 };
@@ -111,7 +112,7 @@ private:
     // request's size features.
     Conditioning zero_text(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
-    Tensor img2img_start_latent(const Tensor& posterior_moments, TorchCpuGenerator& gen) const;
+    Tensor img2img_start_latent(const Tensor& posterior_moments, class BatchNoise& draws) const;
     // The prompts through this model's text encoders and (inpainting UNets) its image conditioning, for a
     // request whose size is resolved.
     ModelInputs model_inputs(const GenerateRequest& r, Arena& arena, double* build_seconds);

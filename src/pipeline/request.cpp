@@ -1,11 +1,22 @@
 #include "pipeline/request.h"
 
+#include <cctype>
 #include <cmath>
 
 #include "core/error.h"
 #include "sampling/sampler_names.h"
 
 namespace difu {
+
+RngSource parse_rng_source(const std::string& name) {
+    std::string n = name;
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (n == "cpu") return RngSource::Cpu;
+    if (n == "gpu" || n == "nv" || n == "cuda") return RngSource::Gpu;
+    throw Error::make("unknown rng '{}': cpu (torch's CPU generator) or gpu / nv (webui's GPU numbers)", name);
+}
+
+const char* rng_label(RngSource source) { return source == RngSource::Cpu ? "CPU" : "NV"; }
 
 void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     constexpr int kLatentFactor = 8;  // the VAE's downscale
@@ -21,7 +32,10 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (r.batch_size < 1 || r.batch_size > lim.max_batch)
         throw Error::make("batch size must be between 1 and {}, got {}", lim.max_batch, r.batch_size);
     if (r.clip_skip < 1 || r.clip_skip > 12) throw Error::make("clip skip must be between 1 and 12, got {}", r.clip_skip);
-    if (r.rng != "cpu") throw Error::make("rng '{}' is not supported (only 'cpu', torch's CPU generator, for now)", r.rng);
+    if (!(r.variation.strength >= 0 && r.variation.strength <= 1))
+        throw Error::make("variation strength must be between 0 and 1, got {}", r.variation.strength);
+    if (r.variation.subseed < -1)
+        throw Error::make("variation seed must be -1 (random) or a non-negative integer, got {}", r.variation.subseed);
     if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);

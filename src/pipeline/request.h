@@ -15,6 +15,20 @@ namespace difu {
 inline constexpr int64_t kRandomSeed = -1;  // pick a random seed and report it
 inline constexpr int kModelDefaultSize = 0;  // width / height: the model's own (512, 768 for v, 1024 SDXL)
 
+// The random source of the noise (pipeline/noise.h): torch's CPU generator (ComfyUI's convention), or
+// webui's GPU / NV philox generators.
+enum class RngSource { Cpu, Gpu };
+// "cpu"; "gpu", "nv", "cuda" (webui's GPU / NV, sd.cpp's cuda), any case. Throws Error naming the choices.
+RngSource parse_rng_source(const std::string& name);
+// webui's infotext / randn_source label: "CPU" or "NV" (the philox emulation of its GPU numbers).
+const char* rng_label(RngSource source);
+
+// webui's variation seed: image i's initial noise is slerped towards the noise of subseed + i.
+struct Variation {
+    int64_t subseed = kRandomSeed;  // -1: a random one when strength > 0
+    float strength = 0.0f;          // 0: none, 1: the subseed's noise alone
+};
+
 struct GenerateRequest {
     std::string prompt;
     std::string negative_prompt;
@@ -24,7 +38,8 @@ struct GenerateRequest {
     std::string sampler = "euler_a";
     std::string scheduler = "discrete";  // discrete (the model's own sigmas), karras, exponential
     int64_t seed = kRandomSeed;
-    std::string rng = "cpu";  // torch CPU generator, ComfyUI's noise convention
+    RngSource rng = RngSource::Cpu;
+    Variation variation;
     int clip_skip = 1;        // 1 = last layer; 2 = penultimate (webui "Clip skip: 2")
     int batch_count = 1;      // sequential batches
     int batch_size = 1;       // images per UNet batch

@@ -21,9 +21,8 @@ void check_option(const std::string& key, const Json& value, const ModelInfo& mo
     const FieldReader f(holder, where);
     if (key == "randn_source") {
         const auto v = f.string("randn_source");
-        if (v && !equals_ignore_case(*v, "CPU"))
-            throw bad_request(fmt::format("{}randn_source: '{}' is not supported; difu draws noise with torch's CPU "
-                                          "generator, \"CPU\"", where, *v));
+        if (v && !equals_ignore_case(*v, "CPU") && !equals_ignore_case(*v, "GPU") && !equals_ignore_case(*v, "NV"))
+            throw bad_request(fmt::format("{}randn_source: '{}' is not one of webui's \"GPU\", \"CPU\", \"NV\"", where, *v));
     } else if (key == "CLIP_stop_at_last_layers") {
         (void)f.integer("CLIP_stop_at_last_layers", 1, 12);
     } else if (key == "eta_ddim") {
@@ -42,7 +41,7 @@ OptionsStore::OptionsStore(const ModelInfo& model) : model_(model) {
     values_ = {
         {"sd_model_checkpoint", model.title},
         {"sd_checkpoint_hash", model.sha256},
-        {"randn_source", "CPU"},
+        {"randn_source", "GPU"},  // webui's default: NVIDIA's numbers (difu's philox emulation, as "NV")
         {"CLIP_stop_at_last_layers", 1},
         {"eta_ddim", 0.0},
         {"eta_ancestral", 1.0},

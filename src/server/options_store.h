@@ -14,8 +14,8 @@ namespace difu::server {
 inline constexpr size_t kMaxOptionKeys = 512;
 inline constexpr size_t kMaxOptionsBytes = size_t{1} << 20;
 
-// Checks an option difu applies (value type and range; randn_source must be "CPU", the only noise
-// source difu has); any other key passes. Throws ApiError 400 naming `where` + key.
+// Checks an option difu applies (value type and range; randn_source one of webui's "GPU", "CPU", "NV");
+// any other key passes. Throws ApiError 400 naming `where` + key.
 void check_option(const std::string& key, const Json& value, const ModelInfo& model, const std::string& where);
 
 class OptionsStore {

@@ -19,6 +19,7 @@ constexpr double kAncestralEta = 1.0;                   // difu's ancestral samp
 struct Settings {
     int clip_skip = 1;
     double eta_ddim = 0;
+    RngSource rng = RngSource::Gpu;  // webui's default randn_source, "GPU"
 };
 
 bool applied_option(const std::string& key) {
@@ -29,6 +30,7 @@ void apply_settings(const Json& object, const std::string& where, Settings& s) {
     const FieldReader f(object, where);
     if (auto v = f.integer("CLIP_stop_at_last_layers", 1, 12)) s.clip_skip = static_cast<int>(*v);
     if (auto v = f.number("eta_ddim")) s.eta_ddim = *v;
+    if (auto v = f.string("randn_source")) s.rng = parse_rng_source(*v);  // check_option let only known names through
 }
 
 Settings read_settings(const Json& options, const Json* overrides, const ModelInfo& model,
@@ -94,6 +96,8 @@ void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) 
     r.cfg_scale = static_cast<float>(f.number("cfg_scale").value_or(7.0));
     r.batch_size = f.int32("batch_size").value_or(1);
     r.batch_count = f.int32("n_iter").value_or(1);
+    r.variation.subseed = f.integer("subseed", -1, std::numeric_limits<int64_t>::max()).value_or(kRandomSeed);
+    r.variation.strength = static_cast<float>(f.number("subseed_strength").value_or(0.0));
     if (kind == GenerationKind::Img2Img) r.strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
 }
 
@@ -146,7 +150,7 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
     const SamplerChoice sc = read_sampler(f, r);
     read_refiner(f, refiner, r);
     read_eta(f, sc, s, r, out.ignored_fields);
-    r.rng = "cpu";  // check_option let only randn_source "CPU" through: torch's CPU generator
+    r.rng = s.rng;
     r.clip_skip = s.clip_skip;
     out.send_images = f.boolean("send_images").value_or(true);
     const bool include_init_images = kind == GenerationKind::Img2Img && f.boolean("include_init_images").value_or(false);

@@ -42,7 +42,7 @@ Json generation_info(const WebuiRequest& req, const GenerationOutcome& out, cons
         {"denoising_strength", img2img ? Json(r.strength) : Json(nullptr)},
         {"extra_generation_params", Json::object()}, {"index_of_first_image", 0}, {"infotexts", infotexts},
         {"styles", Json::array()}, {"job_timestamp", out.job_timestamp}, {"clip_skip", r.clip_skip},
-        {"is_using_inpainting_conditioning", false}, {"randn_source", "CPU"},
+        {"is_using_inpainting_conditioning", false}, {"randn_source", rng_label(r.rng)},
         {"version", std::string("difu ") + DIFU_VERSION},
         {"ignored_fields", req.ignored_fields}, {"interrupted", out.interrupted},
         {"skipped_batches", out.skipped_batches},

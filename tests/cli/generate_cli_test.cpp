@@ -70,6 +70,8 @@ TEST(GenerateCli, BadInputGivesOneLineAndExitCode2) {
              {"generate" + kModel + " -p x --sampler warp" + out, "unknown sampler"},
              {"generate" + kModel + " -p x -W 100" + out, "multiple of 8"},
              {"generate" + kModel + " -p x --steps 0" + out, "steps"},
+             {"generate" + kModel + " -p x --rng tpu" + out, "unknown rng 'tpu'"},
+             {"generate" + kModel + " -p x --subseed-strength 2" + out, "variation strength"},
              {"generate" + kModel + " -p x --crop 3x4" + out, "--crop must be two non-negative integers"},
              {"generate" + kModel + " -p x --original-size 1024" + out, "--original-size"},
              {"generate" + kModel + " -p x -i /nonexistent.png" + out, "cannot open"},

@@ -45,6 +45,7 @@ GenerateRequest reference_request() {
     r.steps = 4;
     r.seed = 42;
     r.sampler = "Euler a";
+    r.rng = RngSource::Gpu;  // the server's default randn_source, webui's "GPU"
     return r;
 }
 
@@ -92,7 +93,7 @@ TEST(ServerApi, Txt2ImgAnswersWithThePipelinesPngAndConsistentInfo) {
     EXPECT_EQ(g.sampler, "Euler a");
     EXPECT_EQ(g.seed, 42);
     EXPECT_EQ(g.width, 128);
-    EXPECT_EQ(g.rng, "CPU");
+    EXPECT_EQ(g.rng, "NV");  // webui's GPU numbers, as its NV setting names them
     EXPECT_EQ(res["parameters"]["steps"], 4);
     EXPECT_EQ(res["parameters"]["sampler_name"], "Euler a");
     EXPECT_EQ(res["parameters"]["enable_hr"], false);  // webui's defaults fill the echo
@@ -104,6 +105,7 @@ TEST(ServerApi, BatchesGetTheSeedsOfOneGenerateCallAndIgnoredFieldsAreNamed) {
     r.width = r.height = 64;
     r.batch_count = 2;
     r.batch_size = 2;
+    r.rng = RngSource::Cpu;  // the request's override_settings below
     const GenerateResult expected = tiny_pipe().generate(r);
     RunningServer s;
     auto cli = s.client();
@@ -118,8 +120,11 @@ TEST(ServerApi, BatchesGetTheSeedsOfOneGenerateCallAndIgnoredFieldsAreNamed) {
         EXPECT_EQ(info["all_seeds"][i], expected.images[i].seed);
         EXPECT_EQ(info["infotexts"][i], expected.images[i].infotext);
     }
-    EXPECT_EQ(info["all_seeds"], Json({42, 42, 44, 44}));
+    EXPECT_EQ(info["all_seeds"], Json({42, 42, 44, 44}));  // CPU: a batch shares its seed's generator
     EXPECT_EQ(info["ignored_fields"], Json({"enable_hr", "restore_faces"}));
+    body.erase("override_settings");  // webui's GPU numbers: every image its own seed, as webui's all_seeds
+    const Json gpu = Json::parse(post_json(cli, "/sdapi/v1/txt2img", body)["info"].get<std::string>());
+    EXPECT_EQ(gpu["all_seeds"], Json({42, 43, 44, 45}));
 }
 
 TEST(ServerApi, Img2ImgFromTheFixturesInitImageMatchesThePipeline) {
@@ -202,7 +207,7 @@ TEST(ServerApi, OptionsRoundTripAndApplyToGenerations) {
     RunningServer s;
     auto cli = s.client();
     Json opts = get_json(cli, "/sdapi/v1/options");
-    EXPECT_EQ(opts["randn_source"], "CPU");
+    EXPECT_EQ(opts["randn_source"], "GPU");
     EXPECT_EQ(opts["CLIP_stop_at_last_layers"], 1);
     const Json written = {{"CLIP_stop_at_last_layers", 2}, {"samples_format", "webp"}, {"my_ext", {{"a", {1, "two"}}}}};
     EXPECT_TRUE(post_json(cli, "/sdapi/v1/options", written).is_null());

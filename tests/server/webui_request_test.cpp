@@ -47,7 +47,7 @@ TEST(ServerWebuiRequest, AnEmptyBodyGetsWebuisDefaults) {
     EXPECT_EQ(r.batch_size, 1);
     EXPECT_EQ(r.batch_count, 1);
     EXPECT_EQ(r.clip_skip, 1);
-    EXPECT_EQ(r.rng, "cpu");
+    EXPECT_EQ(r.rng, RngSource::Gpu);  // webui's default randn_source, "GPU"
     EXPECT_TRUE(w.ignored_fields.empty());
     EXPECT_EQ(w.parameters["steps"], 50);
     EXPECT_EQ(w.parameters["sampler_index"], "Euler");
@@ -101,8 +101,13 @@ TEST(ServerWebuiRequest, UnappliedFieldsAreListedOnlyWhenTheyWouldChangeTheImage
     // sorted by name; eta is listed because difu's ancestral samplers keep eta 1
     EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"enable_hr", "frobnicate", "hr_scale", "mask_blur", "restore_faces",
                                                           "script_args", "script_name", "eta"}));  // mask_blur: img2img's
-    EXPECT_TRUE(parse({{"subseed", 7}, {"subseed_strength", 0.5}}).ignored_fields ==
-                (std::vector<std::string>{"subseed", "subseed_strength"}));
+    const WebuiRequest v = parse({{"subseed", 7}, {"subseed_strength", 0.5}});  // variation seeds are applied
+    EXPECT_TRUE(v.ignored_fields.empty());
+    EXPECT_EQ(v.request.variation.subseed, 7);
+    EXPECT_FLOAT_EQ(v.request.variation.strength, 0.5f);
+    EXPECT_EQ(parse({{"override_settings", {{"randn_source", "CPU"}}}}).request.rng, RngSource::Cpu);
+    EXPECT_EQ(parse({{"override_settings", {{"randn_source", "nv"}}}}).request.rng, RngSource::Gpu);
+    EXPECT_EQ(parse(Json::object(), GenerationKind::Txt2Img, {{"randn_source", "CPU"}}).request.rng, RngSource::Cpu);
 }
 
 TEST(ServerWebuiRequest, WrongValuesAreRefusedNamingTheField) {
@@ -122,7 +127,8 @@ TEST(ServerWebuiRequest, WrongValuesAreRefusedNamingTheField) {
         {{{"seed", -2}}, "seed must be -1"},
         {{{"seed", 1e30}}, "seed: expected an integer"},
         {{{"send_images", "yes"}}, "send_images: expected a boolean"},
-        {{{"override_settings", {{"randn_source", "GPU"}}}}, "override_settings.randn_source: 'GPU' is not supported"},
+        {{{"override_settings", {{"randn_source", "TPU"}}}}, "override_settings.randn_source: 'TPU' is not one of"},
+        {{{"subseed_strength", 1.5}}, "variation strength must be between 0 and 1"},
         {{{"override_settings", {{"CLIP_stop_at_last_layers", 13}}}}, "override_settings.CLIP_stop_at_last_layers: 13 is out of range"},
         {{{"override_settings", {{"sd_model_checkpoint", "sdxl.safetensors"}}}}, "is not loaded"},
         {{{"override_settings", "x"}}, "override_settings: expected an object"},
@@ -152,12 +158,12 @@ TEST(ServerWebuiRequest, Img2ImgDecodesTheFirstInitImageAsBase64OrDataUrl) {
 
 TEST(ServerWebuiRequest, OptionsKeepEveryKeyAndRefuseWhatDifuCannotDo) {
     OptionsStore store(model());
-    EXPECT_EQ(store.get()["randn_source"], "CPU");
+    EXPECT_EQ(store.get()["randn_source"], "GPU");
     EXPECT_EQ(store.get()["sd_model_checkpoint"], model().title);
     store.update({{"some_extension_setting", {1, 2, 3}}, {"CLIP_stop_at_last_layers", 2}, {"sd_model_checkpoint", "model"}});
     EXPECT_EQ(store.get()["some_extension_setting"], Json({1, 2, 3}));
     EXPECT_EQ(store.get()["CLIP_stop_at_last_layers"], 2);
-    EXPECT_THROW(store.update({{"randn_source", "NV"}, {"other", 1}}), ApiError);
+    EXPECT_THROW(store.update({{"randn_source", "TPU"}, {"other", 1}}), ApiError);
     EXPECT_FALSE(store.get().contains("other"));  // all or nothing
     EXPECT_THROW(store.update({{"big", std::string(kMaxOptionsBytes, 'x')}}), ApiError);
     EXPECT_THROW(store.update(Json::array()), ApiError);
