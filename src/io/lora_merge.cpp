@@ -1,0 +1,132 @@
+#include "io/lora_merge.h"
+
+#include <cstring>
+#include <filesystem>
+
+#include "io/checkpoint_convert.h"
+
+namespace difu {
+namespace {
+
+std::string underscored(std::string s) {
+    for (char& c : s)
+        if (c == '.') c = '_';
+    return s;
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The kohya prefixes of text encoder i: a single encoder is lora_te_ (kohya) or lora_te1_ (diffusers'
+// converter); SDXL's two are lora_te1_ and lora_te2_.
+std::vector<std::string> text_prefixes(size_t i, size_t count) {
+    if (count == 1) return {"lora_te_", "lora_te1_"};
+    return {"lora_te" + std::to_string(i + 1) + "_"};
+}
+
+// An OpenCLIP tower's weight -> its CLIPTextModel module(s) (relative to text_model.), with row ranges.
+void add_openclip_targets(std::map<std::string, LoraTarget>& out, const std::vector<std::string>& prefixes,
+                          const std::string& key, const std::string& rest, int64_t width) {
+    static const std::pair<const char*, const char*> kParts[] = {
+        {"attn.out_proj.weight", "self_attn_out_proj"}, {"mlp.c_fc.weight", "mlp_fc1"}, {"mlp.c_proj.weight", "mlp_fc2"}};
+    const std::string block = "transformer.resblocks.";
+    if (rest.rfind(block, 0) != 0) return;
+    const size_t dot = rest.find('.', block.size());
+    if (dot == std::string::npos) return;
+    const std::string layer = rest.substr(block.size(), dot - block.size()), part = rest.substr(dot + 1);
+    const std::string head = "text_model_encoder_layers_" + layer + "_";
+    for (const std::string& p : prefixes) {
+        for (const auto& [from, to] : kParts)
+            if (part == from) out[p + head + to] = {key, 0, 0, true};
+        if (part == "attn.in_proj_weight")
+            for (int i = 0; i < 3; ++i) out[p + head + "self_attn_" + "qkv"[i] + "_proj"] = {key, i * width, width, true};
+    }
+}
+
+// [rows, cols] of a 2-d or 4-d weight / LoRA matrix (4-d: cols = in · kh · kw).
+int64_t cols_of(const Tensor& t) { return t.ndim() == 4 ? t.dim(1) * t.dim(2) * t.dim(3) : t.dim(1); }
+
+}  // namespace
+
+std::map<std::string, LoraTarget> lora_targets(const Checkpoint& ck, const ModelConfig& cfg) {
+    std::map<std::string, LoraTarget> out;
+    for (const auto& [key, t] : ck.tensors) {
+        if (!ends_with(key, ".weight") && !ends_with(key, "in_proj_weight")) continue;
+        if (key.rfind(cfg.unet_prefix, 0) == 0) {
+            const std::string name = unet_diffusers_name(key.substr(cfg.unet_prefix.size()), cfg.unet.num_res_blocks);
+            if (name.size() > 7) out["lora_unet_" + underscored(name.substr(0, name.size() - 7))] = {key, 0, t.dim(0), false};
+            continue;
+        }
+        for (size_t i = 0; i < cfg.text_encoders.size(); ++i) {
+            const TextConfig& tc = cfg.text_encoders[i];
+            if (key.rfind(tc.prefix, 0) != 0) continue;
+            const std::string rest = key.substr(tc.prefix.size());
+            const auto prefixes = text_prefixes(i, cfg.text_encoders.size());
+            if (tc.naming == TextConfig::Naming::OpenClip) {
+                add_openclip_targets(out, prefixes, key, rest, tc.width);
+            } else if (ends_with(rest, ".weight")) {
+                const std::string module = "text_model_" + underscored(rest.substr(0, rest.size() - 7));
+                for (const std::string& p : prefixes) out[p + module] = {key, 0, t.dim(0), true};
+            }
+        }
+    }
+    for (auto& [name, target] : out)
+        if (target.rows == 0) target.rows = ck.get(target.key).dim(0);
+    return out;
+}
+
+LoraMerge merge_loras(const Checkpoint& ck, const ModelConfig& cfg, const std::vector<WeightedLora>& loras) {
+    LoraMerge merge;
+    const std::map<std::string, LoraTarget> targets = lora_targets(ck, cfg);
+    for (const WeightedLora& use : loras) {
+        const LoraFile& file = *use.file;
+        const std::string label = std::filesystem::path(file.path).filename().string();
+        size_t matched = 0;
+        for (const LoraModule& m : file.modules) {
+            auto it = targets.find(m.name);
+            if (it == targets.end()) {
+                merge.unmatched.push_back(label + ": " + m.name);
+                continue;
+            }
+            ++matched;
+            const LoraTarget& target = it->second;
+            const float multiplier = target.text ? use.te_multiplier : use.unet_multiplier;
+            const Tensor& base = ck.get(target.key);
+            const int64_t r = m.rank(), cols = cols_of(base);
+            const bool kernel_fits = m.down.ndim() == 2 ? (base.ndim() == 2 || (base.dim(2) == 1 && base.dim(3) == 1))
+                                                        : base.ndim() == 4 && m.down.dim(2) == base.dim(2) && m.down.dim(3) == base.dim(3);
+            if (!kernel_fits || cols_of(m.down) != cols || m.up.dim(0) != target.rows)
+                throw Error::at(file.path, "module '{}' (down {}, up {}) does not fit '{}' {}{}: a LoRA for another model family?",
+                                m.name, shape_str(m.down.shape()), shape_str(m.up.shape()), target.key, shape_str(base.shape()),
+                                target.rows != base.dim(0) ? fmt::format(" rows {}..{}", target.row0, target.row0 + target.rows) : "");
+            if (multiplier == 0.0f) continue;
+            auto [slot, fresh] = merge.weights.try_emplace(target.key);
+            if (fresh) slot->second = base.to(DType::F32);
+            float* w = slot->second.mutable_data<float>() + target.row0 * cols;
+            const Tensor up = m.up.to(DType::F32), down = m.down.to(DType::F32);
+            const float* u = up.data<float>();
+            const float* d = down.data<float>();
+            const float scale = m.scale();
+#pragma omp parallel for schedule(static)
+            for (int64_t o = 0; o < target.rows; ++o) {
+                std::vector<float> row(static_cast<size_t>(cols), 0.0f);  // (up · down)[o, :]
+                for (int64_t k = 0; k < r; ++k) {
+                    const float uk = u[o * r + k];
+                    const float* dk = d + k * cols;
+                    for (int64_t j = 0; j < cols; ++j) row[static_cast<size_t>(j)] += uk * dk[j];
+                }
+                float* wo = w + o * cols;
+                for (int64_t j = 0; j < cols; ++j) wo[j] += (multiplier * row[static_cast<size_t>(j)]) * scale;
+            }
+            ++merge.applied;
+        }
+        if (matched == 0)
+            throw Error::at(file.path, "none of its {} modules matches a module of this {} model (first: '{}'): a LoRA for another "
+                                       "model family?", file.modules.size(), cfg.display_name(), file.modules.front().name);
+    }
+    return merge;
+}
+
+}  // namespace difu
