@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/extra_networks.h"
 #include "pipeline/refiner.h"
 #include "sampling/sampler_names.h"
 
@@ -23,6 +24,8 @@ struct GenerateOptions {
     std::string model, init_image, noise_file, output = "output.png", precision = "auto";
     std::string original_size, crop, target_size;  // SDXL micro-conditioning, "WxH" / "TOP,LEFT"
     std::string refiner;                            // webui's refiner checkpoint
+    std::vector<std::string> loras;                 // --lora FILE[:WEIGHT]
+    std::string lora_dir;                           // where <lora:name:...> tags look
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
@@ -94,6 +97,12 @@ void run_generate(GenerateOptions o) {
     if (!o.target_size.empty())
         std::tie(sc.target_width, sc.target_height) = parse_pair(o.target_size, 'x', "--target-size");
     if (!o.refiner.empty()) r.refiner_switch_at = o.refiner_switch;
+    for (const std::string& l : o.loras) r.loras.push_back(parse_lora_option(l));
+    {
+        std::optional<LoraLibrary> library;
+        if (!o.lora_dir.empty()) library.emplace(o.lora_dir);
+        add_prompt_loras(r, library ? &*library : nullptr);
+    }
     validate_request(r);  // before the (slow) load, so a typo fails at once
     const PrecisionChoice precision = choose_precision(o.precision);
     if (default_model)
@@ -116,7 +125,7 @@ void run_generate(GenerateOptions o) {
                    pipe.config().config_source, load_s, precision.reason);
     ProgressBar bar("sampling");
     int last_batch = -1;
-    const GenerateResult result = pipe.generate(r, [&](const ProgressInfo& p) {
+    GenerateResult result = pipe.generate(r, [&](const ProgressInfo& p) {
         if (p.phase != "sampling") return true;
         if (p.batch != last_batch && r.batch_count > 1) {
             bar = ProgressBar(fmt::format("batch {}/{}", p.batch + 1, p.batches));
@@ -125,6 +134,9 @@ void run_generate(GenerateOptions o) {
         bar.update(p.step, p.steps);
         return true;
     });
+    if (!result.lora_unmatched.empty())  // webui skips them silently; say so
+        fmt::print(stderr, "warning: {} LoRA module(s) match nothing in this model and were skipped (first: {})\n",
+                   result.lora_unmatched.size(), result.lora_unmatched.front());
     const auto t_save = Clock::now();
     for (size_t i = 0; i < result.images.size(); ++i) {
         const std::string path = output_path(o.output, i, result.images.size());
@@ -190,6 +202,9 @@ void add_generate_command(CLI::App& app) {
                     "Fraction of the schedule after which the refiner takes over (webui's 'Switch at', by noise level)")
         ->capture_default_str()
         ->check(CLI::Range(0.01, 1.0));
+    cmd->add_option("--lora", o->loras, "LoRA file FILE[:WEIGHT] merged into text encoder and UNet (repeatable)");
+    cmd->add_option("--lora-dir", o->lora_dir, "Folder of LoRA files the prompt's <lora:name:weight> tags name (webui syntax; "
+                                               "<lora:name:te:unet> sets the two weights apart)");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -13,7 +13,9 @@
 #include "io/png_info.h"
 #include "io/sha256.h"
 #include "kernels/dnnl_weights.h"
+#include "io/lora_merge.h"
 #include "pipeline/conditioning.h"
+#include "pipeline/extra_networks.h"
 #include "pipeline/guidance.h"
 #include "pipeline/image_conditioning.h"
 #include "pipeline/noise.h"
@@ -101,12 +103,36 @@ const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, co
 
 const TextEncoders& DiffusionPipeline::text_model(double* build_seconds) {
     release_all_but(text_encoders_.get());
-    return build_if_needed(text_encoders_, ck_, cfg_, precision_, build_seconds);
+    return build_if_needed(text_encoders_, weights(), cfg_, precision_, build_seconds);
+}
+
+void DiffusionPipeline::use_loras(const std::vector<LoraUse>& loras) {
+    if (loras == loras_built_) return;
+    text_encoders_.reset();  // built with another set: rebuilt from the file's weights and the new merge
+    unet_.reset();
+    lora_weights_.reset();
+    lora_unmatched_.clear();
+    loras_built_ = loras;
+}
+
+const Checkpoint& DiffusionPipeline::weights() {
+    if (loras_built_.empty()) return ck_;
+    if (!lora_weights_) {
+        std::vector<LoraFile> files;
+        for (const LoraUse& use : loras_built_) files.push_back(read_lora(use.path));
+        std::vector<WeightedLora> weighted;
+        for (size_t i = 0; i < files.size(); ++i) weighted.push_back({&files[i], loras_built_[i].te, loras_built_[i].unet});
+        LoraMerge merge = merge_loras(ck_, cfg_, weighted);
+        lora_weights_ = ck_;  // the file's tensors (views), the merged ones in their place
+        for (auto& [key, w] : merge.weights) lora_weights_->tensors[key] = std::move(w);
+        lora_unmatched_ = std::move(merge.unmatched);
+    }
+    return *lora_weights_;
 }
 
 const UNetModel& DiffusionPipeline::unet_model(double* build_seconds) {
     release_all_but(unet_.get());
-    const UNetModel& unet = build_if_needed(unet_, ck_, cfg_, precision_, build_seconds);
+    const UNetModel& unet = build_if_needed(unet_, weights(), cfg_, precision_, build_seconds);
     if (!cfg_.schedule.prediction_known) {
         const auto t0 = Clock::now();
         const PredictionProbe probe = probe_prediction(unet);
@@ -183,7 +209,7 @@ ModelInputs DiffusionPipeline::model_inputs(const GenerateRequest& r, Arena& are
     auto encode_negative = [&](const std::string& prompt) {
         return zero_negative ? zero_text(r) : encode_text(text, prompt, r, true, arena);
     };
-    ModelInputs in{{ScheduledConditioning(r.prompt, r.steps, encode),
+    ModelInputs in{{ScheduledConditioning(strip_extra_networks(r.prompt), r.steps, encode),
                     ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()},
                    Tensor()};
     // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
@@ -364,6 +390,16 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
         info.extra.emplace_back("Batch pos", std::to_string(batch_pos));
     }
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
+    if (!r.loras.empty()) {  // webui's Lora extension: "name: addnet short hash, ..."
+        std::string hashes;
+        for (const LoraUse& l : r.loras)
+        {
+            auto [it, fresh] = lora_hashes_.try_emplace(l.path);
+            if (fresh) it->second = lora_short_hash(l.path);
+            hashes += (hashes.empty() ? "" : ", ") + std::filesystem::path(l.path).stem().string() + ": " + it->second;
+        }
+        info.extra.emplace_back("Lora hashes", hashes);
+    }
     if (refined) {  // webui's short_title: "name [hash]"
         info.extra.emplace_back("Refiner", fmt::format("{} [{}]", refiner_->model_name(), refiner_->model_hash()));
         info.extra.emplace_back("Refiner switch at", fmt::format("{}", *r.refiner_switch_at));
@@ -383,6 +419,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     validate_request(r);
     if (r.refiner_switch_at && !refiner_)
         throw Error::make("this request asks for a refiner, but none is loaded (difu generate / serve --refiner MODEL)");
+    use_loras(r.loras);
     if (r.seed == kRandomSeed) r.seed = random_seed();
     if (r.variation.subseed == kRandomSeed) r.variation.subseed = random_seed();
     // Known now unless an SD 2.x model's eps / v still has to be probed (then at the UNet's build).
@@ -442,6 +479,8 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     }
     result.times.decode = phase_seconds(t0, build_before);
     result.times.build = build;
+    result.lora_unmatched = lora_unmatched_;
+    lora_weights_.reset();  // the merged fp32 copies: the built models hold what they need
     return result;
 }
 

@@ -11,8 +11,10 @@
 #pragma once
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,7 @@ struct GenerateResult {
     std::vector<GeneratedImage> images;
     int64_t seed = 0;  // the first batch's seed (the resolved one when the request asked for -1)
     PhaseTimes times;
+    std::vector<std::string> lora_unmatched;  // "file: module" of the request's LoRAs that match no module
 };
 
 // The prompt and negative prompt over the steps (prompt editing), and an empty chunk for padding.
@@ -136,6 +139,11 @@ private:
     const UNetModel& unet_model(double* build_seconds);
     const AutoencoderKL& vae_model(double* build_seconds);
     void release_all_but(const void* keep);
+    // The request's LoRA set: models built with another set are dropped (rebuilt on their next use).
+    void use_loras(const std::vector<LoraUse>& loras);
+    // What the text encoders and the UNet are built from: the file's tensors, with the LoRA-merged
+    // weights in place when a set is in use (merged once per generate(), dropped at its end).
+    const Checkpoint& weights();
 
     std::string path_;
     Precision precision_;
@@ -147,6 +155,10 @@ private:
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
     std::shared_ptr<DiffusionPipeline> refiner_;
+    std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
+    std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
+    std::vector<std::string> lora_unmatched_;
+    std::map<std::string, std::string> lora_hashes_;  // path -> webui's short hash, for the infotext
     std::string sha256_;
     // The file's hash, computed on a thread of its own while the models are built (building runs on one
     // core: SerialScope); generate() collects it before sampling, so it never competes with the sampler.

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "io/image.h"
@@ -29,6 +30,13 @@ struct Variation {
     float strength = 0.0f;          // 0: none, 1: the subseed's noise alone
 };
 
+// A LoRA network merged into the model for one request (webui's <lora:name:te:unet>, the CLI's --lora).
+struct LoraUse {
+    std::string path;
+    float te = 1.0f, unet = 1.0f;  // multipliers of its text-encoder and UNet modules
+    bool operator==(const LoraUse&) const = default;
+};
+
 struct GenerateRequest {
     std::string prompt;
     std::string negative_prompt;
@@ -51,6 +59,9 @@ struct GenerateRequest {
     // Hand the run over to the pipeline's refiner (DiffusionPipeline::set_refiner) once it is this far
     // through, webui's refiner_switch_at (pipeline/refiner.h); unset: no refiner.
     std::optional<float> refiner_switch_at;
+    // LoRA networks merged into the model (text encoders and UNet) for this request; the prompt's own
+    // <lora:...> tags are resolved into this list by the front end (pipeline/extra_networks.h).
+    std::vector<LoraUse> loras;
     // Replaces the seed's initial noise [batch_size, 4, H/8, W/8] (to reproduce another tool's exact
     // run from its stored noise); the seed still drives the ancestral noise.
     std::optional<Tensor> initial_noise;

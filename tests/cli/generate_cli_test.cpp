@@ -205,3 +205,36 @@ TEST(GenerateCli, TurboModelsGetOneStepAtCfgOneUnlessTold) {
     info = difu_cli("info " + out);
     EXPECT_NE(info.output.find("Steps: 3, Sampler: Euler a, CFG scale: 2,"), std::string::npos) << info.output;
 }
+
+TEST(GenerateCli, LoraDdimRunsEqualTheReferenceImagesByFlagAndByPromptTag) {
+    // sd1-tiny-lora sample_ddim: the original DDIMSampler with the LoRA merged into text encoder and UNet.
+    // m 1.0 through --lora FILE; m 0.6 through webui's <lora:name:0.6> tag and --lora-dir (the tag is cut from
+    // the text the encoder reads, and kept in the infotext).
+    const std::string dir = temp_dir() + "/loras";
+    std::filesystem::create_directories(dir);
+    std::filesystem::remove(dir + "/tiny.safetensors");
+    std::filesystem::create_symlink(fixture_path("sd1-tiny-lora/lora_peft.safetensors"), dir + "/tiny.safetensors");
+    const std::string common = "generate" + kModel + " --sampler ddim --steps 10 --cfg-scale 7.5 -W 128 -H 128 --precision fp32"
+                               " -s 1 --noise-file " + fixture_path("sd1-tiny-lora/ref.safetensors") + ":sample.x_T ";
+    const difu::Checkpoint ref = difu::load_checkpoint(fixture_path("sd1-tiny-lora/ref.safetensors"));
+    const std::string a = temp_dir() + "/lora-m1.png", b = temp_dir() + "/lora-m06.png";
+    Result r = difu_cli(common + "-p 'a photograph of an astronaut riding a horse' --lora " +
+                        fixture_path("sd1-tiny-lora/lora_kohya.safetensors") + ":1.0 -o " + a);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_LE(max_pixel_difference(difu::read_image(a), ref.get("m1.0.sample.ddim.image")), 1);
+    r = difu_cli(common + "-p 'a photograph of an astronaut riding a horse<lora:tiny:0.6>' --lora-dir " + dir + " -o " + b);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_LE(max_pixel_difference(difu::read_image(b), ref.get("m0.6.sample.ddim.image")), 1);
+    Result info = difu_cli("info " + b);
+    EXPECT_NE(info.output.find("a photograph of an astronaut riding a horse<lora:tiny:0.6>"), std::string::npos) << info.output;
+    EXPECT_NE(info.output.find("Lora hashes: \"tiny: "), std::string::npos) << info.output;
+    for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+             {"-p 'x <lora:missing:1>' --lora-dir " + dir, "LoRA 'missing' is not in"},
+             {"-p 'x <lora:tiny:1>'", "--lora-dir"},
+             {"-p 'x <hypernet:h:1>' --lora-dir " + dir, "not 'hypernet'"},
+             {"-p x --lora " + fixture_path("sd1-tiny/model.safetensors"), "not a LoRA"}}) {
+        r = difu_cli(common + args + " -o " + b);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+        EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+    }
+}

@@ -1,0 +1,61 @@
+// tests/pipeline/extra_networks_test.cpp — webui's <lora:...> prompt tags, and LoRAs switched between
+// requests of one loaded pipeline without drifting its weights.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "pipeline/extra_networks.h"
+#include "pipeline/pipeline.h"
+#include "test_support.h"
+
+using namespace difu;
+using difu::test::fixture_path;
+
+TEST(ExtraNetworks, TagsAreCutAndTheirWeightsReadAsWebui) {
+    EXPECT_EQ(strip_extra_networks("a cat <lora:x:0.5>, <hypernet:y:1> smiling"), "a cat ,  smiling");  // spaces stay
+    const std::string dir = test::temp_dir() + "/lora-lib";
+    std::filesystem::create_directories(dir + "/sub");
+    for (const char* name : {"sub/style.safetensors", "detail.pt"}) {
+        std::filesystem::remove(dir + "/" + name);
+        std::filesystem::create_symlink(fixture_path("sd1-tiny-lora/lora_kohya.safetensors"), dir + "/" + name);
+    }
+    LoraLibrary lib(dir);
+    EXPECT_EQ(lib.entries().size(), 2u);
+    GenerateRequest r;
+    r.prompt = "<lora:style> a <lora:detail:0.5:0.25> b <lyco:style:te=0.3:unet=0.7> <lora:detail:unet=2>";
+    add_prompt_loras(r, &lib);
+    ASSERT_EQ(r.loras.size(), 4u);
+    EXPECT_EQ(r.loras[0], (LoraUse{dir + "/sub/style.safetensors", 1.0f, 1.0f}));
+    EXPECT_EQ(r.loras[1], (LoraUse{dir + "/detail.pt", 0.5f, 0.25f}));  // positional: te, then unet
+    EXPECT_EQ(r.loras[2], (LoraUse{dir + "/sub/style.safetensors", 0.3f, 0.7f}));
+    EXPECT_EQ(r.loras[3], (LoraUse{dir + "/detail.pt", 1.0f, 2.0f}));
+    for (const char* bad : {"<lora:style:x>", "<lora:style:1:1:8>", "<lora::1>", "<lora:style:dyn=4>", "<lora:nope>"}) {
+        GenerateRequest b;
+        b.prompt = bad;
+        EXPECT_THROW(add_prompt_loras(b, &lib), Error) << bad;
+    }
+    EXPECT_EQ(parse_lora_option("/x/a.safetensors:0.7"), (LoraUse{"/x/a.safetensors", 0.7f, 0.7f}));
+    EXPECT_EQ(parse_lora_option("/x/a.safetensors"), (LoraUse{"/x/a.safetensors", 1.0f, 1.0f}));
+}
+
+TEST(ExtraNetworks, ALoadedPipelineSwitchesLorasWithoutDrift) {
+    // A server's pipeline: request 1 with a LoRA, request 2 without, request 3 with it again: 2 equals a
+    // fresh pipeline's image, 3 equals 1 (the merge always starts from the file's weights).
+    GenerateRequest r;
+    r.prompt = "a lighthouse";
+    r.width = r.height = 64;
+    r.steps = 2;
+    r.seed = 3;
+    DiffusionPipeline fresh(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    const auto plain = fresh.generate(r).images.at(0).image.pixels;
+    DiffusionPipeline served(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    GenerateRequest with = r;
+    with.loras = {{fixture_path("sd1-tiny-lora/lora_kohya.safetensors"), 1.0f, 1.0f}};
+    const auto first = served.generate(with).images.at(0).image.pixels;
+    EXPECT_NE(first, plain);
+    EXPECT_EQ(served.generate(r).images.at(0).image.pixels, plain);
+    EXPECT_EQ(served.generate(with).images.at(0).image.pixels, first);
+    with.loras[0].unet = 0.0f;  // text encoder only
+    with.loras[0].te = 0.0f;    // ... and nothing: the plain image
+    EXPECT_EQ(served.generate(with).images.at(0).image.pixels, plain);
+}
