@@ -75,6 +75,7 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
     cmd->add_option("--refiner", o->refiner,
                     "A second checkpoint that requests may hand the end of their run to (refiner_checkpoint, refiner_switch_at)");
+    cmd->add_option("--lora-dir", c.lora_dir, "Folder of LoRA files for webui's <lora:name:weight> prompt tags (/sdapi/v1/loras lists it)");
     cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     cmd->add_option("--port", c.port, "TCP port")->capture_default_str()->check(CLI::Range(1, 65535));
     cmd->add_option("--precision", o->precision, "auto, fp32 or bf16")->capture_default_str();

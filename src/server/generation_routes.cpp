@@ -73,7 +73,7 @@ void generate(ServerState& s, GenerationKind kind, const Request& req, Response&
     if (s.queue.full()) return reply_queue_full(s, res);  // before parsing: a busy server stays cheap to ask
     const Json body = parse_json_object(req.body);
     const WebuiRequest w = parse_webui_request(body, kind, s.options.get(), s.model, s.config.limits,
-                                                 s.refiner ? &*s.refiner : nullptr);
+                                                 s.refiner ? &*s.refiner : nullptr, s.loras.get());
     auto out = std::make_shared<GenerationOutcome>();
     // The job owns copies of what it needs: if this request's client goes away, the handler still
     // waits here, and the worker finishes the job either way.

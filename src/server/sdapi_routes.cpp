@@ -1,6 +1,6 @@
 // server/sdapi_routes.cpp — webui's informational and settings routes: samplers, schedulers,
 // sd-models, options, png-info, and the lists webui clients poll on start-up (empty where difu has
-// nothing of the kind: upscalers, embeddings, styles, hypernetworks, face restorers, LoRAs).
+// nothing of the kind: upscalers, embeddings, styles, hypernetworks, face restorers).
 #include <fmt/format.h>
 
 #include "io/image.h"
@@ -102,6 +102,18 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
     get("/sdapi/v1/samplers", samplers);
     get("/sdapi/v1/schedulers", schedulers);
     get("/sdapi/v1/sd-models", [&s] { return sd_models(s.model, s.refiner); });
+    // webui's Lora extension: name, alias, path, metadata of every file in the folder (none without one).
+    get("/sdapi/v1/loras", [&s] {
+        Json list = Json::array();
+        if (s.loras)
+            for (const auto& [name, path] : s.loras->entries())
+                list.push_back({{"name", name}, {"alias", name}, {"path", path}, {"metadata", Json::object()}});
+        return list;
+    });
+    add_route(http, s, "POST", "/sdapi/v1/refresh-loras", [&s](const Request&, Response& res) {
+        if (s.loras) s.loras->refresh();
+        send_json(res, nullptr);
+    });
     get("/sdapi/v1/options", [&s] { return s.options.get(); });
     add_route(http, s, "POST", "/sdapi/v1/options", [&s](const Request& req, Response& res) {
         s.options.update(parse_json_object(req.body));
@@ -110,7 +122,7 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
     add_route(http, s, "POST", "/sdapi/v1/png-info", [](const Request& req, Response& res) { send_json(res, png_info(req)); });
     for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
                               "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models",
-                              "/sdapi/v1/loras", "/sdapi/v1/sd-vae"})
+                              "/sdapi/v1/sd-vae"})
         get(empty, [] { return Json::array(); });
     get("/sdapi/v1/embeddings", [] { return Json{{"loaded", Json::object()}, {"skipped", Json::object()}}; });
     get("/sdapi/v1/scripts", [] { return Json{{"txt2img", Json::array()}, {"img2img", Json::array()}}; });

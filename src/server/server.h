@@ -22,6 +22,7 @@ struct ServerConfig {
     RateLimit rate_limit;            // per client address, for the generation and png-info routes
     size_t max_body_bytes = size_t{50} << 20;
     ServerLimits limits;
+    std::string lora_dir;            // LoRA files for <lora:name:...> prompt tags ("" = none)
     LogSink log = stderr_sink();     // nullptr: no log
 };
 

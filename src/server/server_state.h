@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "pipeline/extra_networks.h"
 #include "server/http.h"
 #include "server/job_queue.h"
 #include "server/limits.h"
@@ -20,13 +21,15 @@ namespace difu::server {
 struct ServerState {
     ServerState(DiffusionPipeline& p, ServerConfig c)
         : pipe(p), config(std::move(c)), model(describe_model(p)),
-          refiner(p.refiner() ? std::optional<ModelInfo>(describe_model(*p.refiner())) : std::nullopt), queue(config.queue_size), options(model),
+          refiner(p.refiner() ? std::optional<ModelInfo>(describe_model(*p.refiner())) : std::nullopt),
+          loras(config.lora_dir.empty() ? nullptr : std::make_unique<LoraLibrary>(config.lora_dir)), queue(config.queue_size), options(model),
           limiter(config.rate_limit), log(config.log) {}
 
     DiffusionPipeline& pipe;
     const ServerConfig config;
     const ModelInfo model;
     const std::optional<ModelInfo> refiner;  // difu serve --refiner
+    const std::unique_ptr<LoraLibrary> loras;  // difu serve --lora-dir
     JobQueue queue;
     Metrics metrics;
     OptionsStore options;

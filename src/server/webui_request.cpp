@@ -140,7 +140,7 @@ Image decode_base64_image(const std::string& text, const std::string& name) {
 }
 
 WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
-                                 const ServerLimits& limits, const ModelInfo* refiner) {
+                                 const ServerLimits& limits, const ModelInfo* refiner, const LoraLibrary* loras) {
     WebuiRequest out;
     GenerateRequest& r = out.request;
     const FieldReader f(body);
@@ -157,6 +157,7 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
     if (r.batch_count < 1 || r.batch_count > limits.max_batch_count)
         throw bad_request(fmt::format("n_iter must be between 1 and {}, got {}", limits.max_batch_count, r.batch_count));
     try {
+        add_prompt_loras(r, loras);  // webui's extra networks: the prompt's <lora:...> tags
         validate_request(r, limits.request);  // sizes, steps, cfg, batch size, seed, strength: one message each
     } catch (const Error& e) {
         throw bad_request(e.what());

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/extra_networks.h"
 #include "pipeline/request.h"
 #include "server/json_fields.h"
 #include "server/model_info.h"
@@ -27,9 +28,11 @@ struct ServerLimits {
 
 // Throws ApiError 400 naming the field for a wrong type, a bad value, bad base64 or an init image
 // that does not decode. `options` is the server's settings object (OptionsStore::get()); `refiner` the
-// refiner it holds (refiner_checkpoint must name it), if any.
+// refiner it holds (refiner_checkpoint must name it), if any; `loras` the folder the prompt's
+// <lora:name:...> tags are looked up in (none: such a tag is a 400).
 WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
-                                 const ServerLimits& limits, const ModelInfo* refiner = nullptr);
+                                 const ServerLimits& limits, const ModelInfo* refiner = nullptr,
+                                 const LoraLibrary* loras = nullptr);
 
 // Decodes a base64 (or data URL) image; `name` is the field, e.g. "init_images[0]". Throws ApiError 400.
 Image decode_base64_image(const std::string& text, const std::string& name);

@@ -320,3 +320,33 @@ TEST(ServerApi, MetricsAndTheAccessLogCountWhatHappened) {
     EXPECT_EQ(jobs[0]["outcome"], "completed");
     for (const char* phase : {"text_s", "sampling_s", "decode_s", "steps_per_s"}) EXPECT_TRUE(jobs[0].contains(phase)) << phase;
 }
+
+TEST(ServerApi, LoraTagsInPromptsAreAppliedAndTheFolderIsListed) {
+    const std::string dir = difu::test::temp_dir() + "/server-loras";
+    std::filesystem::create_directories(dir);
+    std::filesystem::remove(dir + "/tiny.safetensors");
+    std::filesystem::create_symlink(difu::test::fixture_path("sd1-tiny-lora/lora_kohya.safetensors"), dir + "/tiny.safetensors");
+    ServerConfig c = test_config();
+    c.lora_dir = dir;
+    RunningServer s(c);
+    auto cli = s.client();
+    const Json list = get_json(cli, "/sdapi/v1/loras");
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0]["name"], "tiny");
+    GenerateRequest r = reference_request();
+    r.prompt = kPrompt + std::string(" <lora:tiny:0.8>");
+    r.loras = {{dir + "/tiny.safetensors", 0.8f, 0.8f}};
+    const GenerateResult expected = tiny_pipe().generate(r);
+    Json body = txt2img_body();
+    body["prompt"] = r.prompt;
+    const Json res = post_json(cli, "/sdapi/v1/txt2img", body);
+    ASSERT_EQ(res["images"].size(), 1u);
+    EXPECT_EQ(decode_image("r", decode_b64(res["images"][0])).pixels, expected.images[0].image.pixels);
+    EXPECT_NE(Json::parse(res["info"].get<std::string>())["infotexts"][0].get<std::string>().find("Lora hashes"), std::string::npos);
+    body["prompt"] = "x <lora:nope:1>";
+    EXPECT_EQ(cli.Post("/sdapi/v1/txt2img", body.dump(), "application/json")->status, 400);
+    std::filesystem::create_symlink(difu::test::fixture_path("sd1-tiny-lora/lora_peft.safetensors"), dir + "/nope.safetensors");
+    EXPECT_EQ(cli.Post("/sdapi/v1/refresh-loras", "", "application/json")->status, 200);
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/loras").size(), 2u);
+    std::filesystem::remove(dir + "/nope.safetensors");
+}
