@@ -48,6 +48,9 @@ OptionsStore::OptionsStore(const ModelInfo& model) : model_(model) {
         {"samples_format", "png"},
         {"enable_pnginfo", true},
         {"sd_vae", "Automatic"},
+        // webui's own API test reads send_seed before writing its negation back
+        {"send_seed", true},
+        {"send_size", true},
     };
 }
 

@@ -208,6 +208,11 @@ TEST(ServerApi, OptionsRoundTripAndApplyToGenerations) {
     auto cli = s.client();
     Json opts = get_json(cli, "/sdapi/v1/options");
     EXPECT_EQ(opts["randn_source"], "GPU");
+    // webui's test_options_write: read send_seed, write its negation, read it back
+    const bool send_seed = opts.at("send_seed").get<bool>();
+    EXPECT_TRUE(post_json(cli, "/sdapi/v1/options", {{"send_seed", !send_seed}}).is_null());
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/options")["send_seed"], !send_seed);
+    post_json(cli, "/sdapi/v1/options", {{"send_seed", send_seed}});
     EXPECT_EQ(opts["CLIP_stop_at_last_layers"], 1);
     const Json written = {{"CLIP_stop_at_last_layers", 2}, {"samples_format", "webp"}, {"my_ext", {{"a", {1, "two"}}}}};
     EXPECT_TRUE(post_json(cli, "/sdapi/v1/options", written).is_null());
