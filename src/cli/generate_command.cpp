@@ -26,6 +26,7 @@ struct GenerateOptions {
     std::string refiner;                            // webui's refiner checkpoint
     std::vector<std::string> loras;                 // --lora FILE[:WEIGHT]
     std::string lora_dir;                           // where <lora:name:...> tags look
+    std::string embeddings_dir;                     // textual inversions prompts may name
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
@@ -113,6 +114,13 @@ void run_generate(GenerateOptions o) {
     DiffusionPipeline pipe(o.model, precision.precision, ModelResidency::OneAtATime);
     if (!o.refiner.empty())
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
+    if (!o.embeddings_dir.empty())
+        for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
+            if (p) {
+                p->set_embeddings(std::make_shared<EmbeddingLibrary>(o.embeddings_dir, p->config()));
+                for (const auto& s : p->embeddings()->snapshot()->skipped)
+                    if (o.verbose) fmt::print(stderr, "embedding {} skipped: {}\n", s.name, s.reason);
+            }
     const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
     if (pipe.config().turbo() && (!o.steps_given || !o.cfg_given)) {
         if (!o.steps_given) r.steps = kTurboSteps;
@@ -205,6 +213,8 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--lora", o->loras, "LoRA file FILE[:WEIGHT] merged into text encoder and UNet (repeatable)");
     cmd->add_option("--lora-dir", o->lora_dir, "Folder of LoRA files the prompt's <lora:name:weight> tags name (webui syntax; "
                                                "<lora:name:te:unet> sets the two weights apart)");
+    cmd->add_option("--embeddings-dir", o->embeddings_dir,
+                    "Folder of textual-inversion embeddings (.pt, .safetensors, .bin) a prompt names by file name, as webui");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -64,7 +64,7 @@ ClipTextModel::ClipTextModel(const Checkpoint& ck, const TextConfig& cfg, Precis
 }
 
 // x_0[b, t] = token_embedding[ids[b, t]] + position_embedding[t]
-Tensor ClipTextModel::embed(std::span<const int> ids, int64_t batch) const {
+Tensor ClipTextModel::embed(std::span<const int> ids, int64_t batch, std::span<const TokenVectors> fixes) const {
     const int64_t W = cfg_.width, L = cfg_.context_length;
     Tensor x = Tensor::empty({batch, L, W});
     float* xp = x.mutable_data<float>();
@@ -73,14 +73,26 @@ Tensor ClipTextModel::embed(std::span<const int> ids, int64_t batch) const {
         const int id = ids[static_cast<size_t>(i)];
         if (id < 0 || id >= cfg_.vocab_size) throw Error::make("token id {} is outside the vocabulary (0..{})", id, cfg_.vocab_size - 1);
         float* row = xp + i * W;
-        const std::byte* src = token_embedding_.raw() + static_cast<size_t>(id * W) * dtype_size(token_embedding_.dtype());
+        const std::byte* src = token_embedding_.raw() + static_cast<size_t>(id) * static_cast<size_t>(W) * dtype_size(token_embedding_.dtype());
         switch (token_embedding_.dtype()) {
             case DType::F32: std::memcpy(row, src, static_cast<size_t>(W) * 4); break;
             case DType::F16: convert_f16_to_f32({reinterpret_cast<const uint16_t*>(src), size_t(W)}, {row, size_t(W)}); break;
             case DType::BF16: convert_bf16_to_f32({reinterpret_cast<const uint16_t*>(src), size_t(W)}, {row, size_t(W)}); break;
             default: throw Error::make("token embedding dtype {} not supported", dtype_name(token_embedding_.dtype()));
         }
+    }
+    if (!fixes.empty() && batch != 1) throw Error::make("token vectors are placed in one sequence at a time, not {}", batch);
+    for (const TokenVectors& f : fixes) {
+        const Tensor v = f.vectors.to(DType::F32);
+        if (v.ndim() != 2 || v.dim(1) != W)
+            throw Error::make("embedding vectors {} do not fit a text encoder of width {}", shape_str(v.shape()), W);
+        const int64_t n = std::min(v.dim(0), L - f.position);
+        if (f.position < 0 || n < 0) throw Error::make("embedding vectors placed at token {} of {}", f.position, L);
+        std::memcpy(xp + f.position * W, v.data<float>(), static_cast<size_t>(n * W) * sizeof(float));
+    }
+    for (int64_t i = 0; i < batch * L; ++i) {
         const float* p = pos + (i % L) * W;
+        float* row = xp + i * W;
         for (int64_t c = 0; c < W; ++c) row[c] += p[c];
     }
     return x;
@@ -120,10 +132,10 @@ void ClipTextModel::layer_forward(const ClipEncoderLayer& layer, Tensor& x, int6
 
 // The residual stream after `layers` blocks (not final-normed); every state into *states when given.
 Tensor ClipTextModel::run(std::span<const int> ids, int64_t batch, int layers, Arena& arena,
-                          std::vector<Tensor>* states) const {
+                          std::vector<Tensor>* states, std::span<const TokenVectors> fixes) const {
     if (static_cast<int64_t>(ids.size()) != batch * cfg_.context_length)
         throw Error::make("text encoder expects {} x {} token ids, got {}", batch, cfg_.context_length, ids.size());
-    Tensor x = embed(ids, batch);
+    Tensor x = embed(ids, batch, fixes);
     if (states) states->push_back(x.clone());
     const Arena::Mark scratch = arena.mark();
     for (int l = 0; l < layers; ++l) {
@@ -139,24 +151,25 @@ void ClipTextModel::final_norm(float* x, int64_t rows) const {
 }
 
 Tensor ClipTextModel::forward(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
-                              std::vector<Tensor>* hidden_states) const {
+                              std::vector<Tensor>* hidden_states, std::span<const TokenVectors> fixes) const {
     const int layer = cfg_.layer_for(clip_skip);
     if (layer < 1 || layer > cfg_.layers)
         throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, layer);
     // The last layer - 1 blocks are never used.
-    Tensor x = run(ids, batch, cfg_.layers + 1 - layer, arena, hidden_states);
+    Tensor x = run(ids, batch, cfg_.layers + 1 - layer, arena, hidden_states, fixes);
     if (cfg_.final_norm) final_norm(x.mutable_data<float>(), batch * cfg_.context_length);
     return x;
 }
 
-TextEncoding ClipTextModel::encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena) const {
-    if (cfg_.pooled_dim == 0) return {forward(ids, batch, clip_skip, arena), Tensor()};
+TextEncoding ClipTextModel::encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
+                                   std::span<const TokenVectors> fixes) const {
+    if (cfg_.pooled_dim == 0) return {forward(ids, batch, clip_skip, arena, nullptr, fixes), Tensor()};
     const int64_t W = cfg_.width, L = cfg_.context_length;
     const int layer = cfg_.layer_for(clip_skip);
     if (layer < 1 || layer > cfg_.layers)
         throw Error::make("clip skip must be between 1 and {} (the text encoder's layer count), got {}", cfg_.layers, layer);
     std::vector<Tensor> states;
-    Tensor last = run(ids, batch, cfg_.layers, arena, &states);  // every layer, for the pooled output
+    Tensor last = run(ids, batch, cfg_.layers, arena, &states, fixes);  // every layer, for the pooled output
     TextEncoding out;
     out.hidden = std::move(states.at(static_cast<size_t>(cfg_.layers + 1 - layer)));
     if (cfg_.final_norm) final_norm(out.hidden.mutable_data<float>(), batch * L);

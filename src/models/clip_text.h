@@ -32,6 +32,14 @@ struct TextEncoding {
     Tensor hidden, pooled;
 };
 
+// Token positions whose embedding rows are replaced by given vectors (a textual-inversion embedding, as
+// webui's EmbeddingsWithFixes does after the token lookup, before the position embedding is added):
+// rows [position, position + n) of a batch-1 sequence get vectors [n, width] (cut at the sequence's end).
+struct TokenVectors {
+    int64_t position = 0;
+    Tensor vectors;
+};
+
 class ClipTextModel {
 public:
     ClipTextModel(const Checkpoint& ck, const TextConfig& cfg, Precision precision = Precision::FP32);
@@ -43,13 +51,15 @@ public:
     // `hidden_states`, when given, receives the residual stream before the final norm: [0] = the
     // embeddings, [l] = after layer l (only the layers that were computed).
     Tensor forward(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
-                   std::vector<Tensor>* hidden_states = nullptr) const;
+                   std::vector<Tensor>* hidden_states = nullptr, std::span<const TokenVectors> fixes = {}) const;
     // forward() and the pooled output (which needs every layer, whatever the hidden state used).
-    TextEncoding encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena) const;
+    TextEncoding encode(std::span<const int> ids, int64_t batch, int clip_skip, Arena& arena,
+                        std::span<const TokenVectors> fixes = {}) const;
 
 private:
-    Tensor embed(std::span<const int> ids, int64_t batch) const;
-    Tensor run(std::span<const int> ids, int64_t batch, int layers, Arena& arena, std::vector<Tensor>* states) const;
+    Tensor embed(std::span<const int> ids, int64_t batch, std::span<const TokenVectors> fixes) const;
+    Tensor run(std::span<const int> ids, int64_t batch, int layers, Arena& arena, std::vector<Tensor>* states,
+               std::span<const TokenVectors> fixes) const;
     void final_norm(float* x, int64_t rows) const;  // in place, rows of width
     void layer_forward(const ClipEncoderLayer& layer, Tensor& x, int64_t batch, Arena& arena) const;
 

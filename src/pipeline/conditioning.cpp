@@ -20,9 +20,10 @@ std::array<int, kClipChunkLength> with_padding(std::array<int, kClipChunkLength>
     return ids;
 }
 
-// One encoder over every chunk; the first chunk's pooled output into *pooled when asked.
+// One encoder over every chunk; the first chunk's pooled output into *pooled when asked. `embeddings`
+// (with the encoder's index) gives the vectors of the chunks' textual-inversion fixes.
 Tensor encode_chunks(const ClipTextModel& clip, const TokenizedPrompt& prompt, int clip_skip, Arena& arena,
-                     Tensor* pooled) {
+                     Tensor* pooled, const EmbeddingSet* embeddings = nullptr, size_t encoder = 0) {
     const int64_t L = clip.config().context_length, W = clip.config().width;
     const int64_t chunks = static_cast<int64_t>(prompt.chunks.size());
     if (chunks == 0) throw Error::make("encode_prompt: a tokenized prompt has at least one chunk");
@@ -30,7 +31,12 @@ Tensor encode_chunks(const ClipTextModel& clip, const TokenizedPrompt& prompt, i
     Tensor context = Tensor::empty({1, chunks * L, W});
     for (int64_t c = 0; c < chunks; ++c) {
         const PromptChunk& chunk = prompt.chunks[static_cast<size_t>(c)];
-        TextEncoding e = clip.encode(with_padding(chunk.ids, clip.config().pad_token), 1, clip_skip, arena);
+        std::vector<TokenVectors> fixes;
+        for (const ChunkFix& f : chunk.fixes) {
+            if (!embeddings) throw Error::make("a prompt chunk places an embedding, but no embeddings are loaded");
+            fixes.push_back({f.offset + 1, embeddings->loaded.at(static_cast<size_t>(f.embedding)).per_encoder.at(encoder)});
+        }
+        TextEncoding e = clip.encode(with_padding(chunk.ids, clip.config().pad_token), 1, clip_skip, arena, fixes);
         if (pooled && c == 0) *pooled = e.pooled;
         float* zp = e.hidden.mutable_data<float>();
         const double original_mean = mean_of(zp, L * W);
@@ -56,13 +62,16 @@ Tensor encode_prompt(const ClipTextModel& clip, const ClipTokenizer& tokenizer, 
 }
 
 TextEncoding encode_prompt(std::span<const ClipTextModel* const> encoders, const ClipTokenizer& tokenizer,
-                           std::string_view prompt, int clip_skip, Arena& arena) {
-    const TokenizedPrompt tokens = tokenize_prompt(tokenizer, prompt);
+                           std::string_view prompt, int clip_skip, Arena& arena, const EmbeddingSet* embeddings) {
+    const TokenizedPrompt tokens =
+        tokenize_prompt(tokenizer, prompt, kCommaPaddingBacktrack, embeddings ? &embeddings->vocabulary : nullptr);
     TextEncoding out;
     std::vector<Tensor> contexts;
     int64_t width = 0;
-    for (const ClipTextModel* clip : encoders) {
-        contexts.push_back(encode_chunks(*clip, tokens, clip_skip, arena, clip->config().pooled_dim > 0 ? &out.pooled : nullptr));
+    for (size_t i = 0; i < encoders.size(); ++i) {
+        const ClipTextModel* clip = encoders[i];
+        contexts.push_back(encode_chunks(*clip, tokens, clip_skip, arena, clip->config().pooled_dim > 0 ? &out.pooled : nullptr,
+                                         embeddings, i));
         width += contexts.back().dim(2);
     }
     if (contexts.size() == 1) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "models/clip_text.h"
+#include "pipeline/textual_inversion.h"
 #include "text/prompt_chunks.h"
 
 namespace difu {
@@ -26,7 +27,8 @@ Tensor encode_prompt(const ClipTextModel& clip, const TokenizedPrompt& prompt, i
 Tensor encode_prompt(const ClipTextModel& clip, const ClipTokenizer& tokenizer, std::string_view prompt,
                      int clip_skip, Arena& arena);
 // Every encoder of the model on the same chunks: {context [1, 77 * chunks, sum of widths], pooled}.
+// `embeddings`: the textual inversions the prompt may name (pipeline/textual_inversion.h).
 TextEncoding encode_prompt(std::span<const ClipTextModel* const> encoders, const ClipTokenizer& tokenizer,
-                           std::string_view prompt, int clip_skip, Arena& arena);
+                           std::string_view prompt, int clip_skip, Arena& arena, const EmbeddingSet* embeddings = nullptr);
 
 }  // namespace difu

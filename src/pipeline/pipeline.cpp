@@ -176,7 +176,8 @@ std::string DiffusionPipeline::model_hash() { return model_sha256().substr(0, kM
 
 Conditioning DiffusionPipeline::encode_text(const TextEncoders& text, const std::string& prompt,
                                              const GenerateRequest& r, bool negative, Arena& arena) const {
-    TextEncoding e = encode_prompt(text.all(), ClipTokenizer::default_instance(), prompt, r.clip_skip, arena);
+    const std::shared_ptr<const EmbeddingSet> embeddings = embeddings_ ? embeddings_->snapshot() : nullptr;
+    TextEncoding e = encode_prompt(text.all(), ClipTokenizer::default_instance(), prompt, r.clip_skip, arena, embeddings.get());
     return {e.hidden, vector_conditioning(describe(cfg_.family).vector, e.pooled, r.size_conditioning, r.width, r.height,
                                           negative)};
 }

@@ -27,6 +27,7 @@
 #include "core/torch_rng.h"
 #include "pipeline/guidance.h"
 #include "pipeline/scheduled_conditioning.h"
+#include "pipeline/textual_inversion.h"
 #include "pipeline/request.h"
 #include "sampling/schedule.h"
 #include "text/clip_tokenizer.h"
@@ -95,6 +96,9 @@ public:
     // share this model's latent space (the same latent channels); throws Error naming it otherwise.
     void set_refiner(std::shared_ptr<DiffusionPipeline> refiner);
     DiffusionPipeline* refiner() const { return refiner_.get(); }
+    // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
+    void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
+    EmbeddingLibrary* embeddings() const { return embeddings_.get(); }
 
     const ModelConfig& config() const { return cfg_; }
     // eps or v. When neither the keys nor a sidecar yaml tell (SD 2.x), the first call builds the UNet
@@ -155,6 +159,7 @@ private:
     std::unique_ptr<AutoencoderKL> vae_;
     std::unique_ptr<DiscreteSchedule> schedule_;
     std::shared_ptr<DiffusionPipeline> refiner_;
+    std::shared_ptr<EmbeddingLibrary> embeddings_;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;

@@ -1,6 +1,6 @@
 // server/sdapi_routes.cpp — webui's informational and settings routes: samplers, schedulers,
 // sd-models, options, png-info, and the lists webui clients poll on start-up (empty where difu has
-// nothing of the kind: upscalers, embeddings, styles, hypernetworks, face restorers).
+// nothing of the kind: upscalers, styles, hypernetworks, face restorers).
 #include <fmt/format.h>
 
 #include "io/image.h"
@@ -124,7 +124,24 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
                               "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models",
                               "/sdapi/v1/sd-vae"})
         get(empty, [] { return Json::array(); });
-    get("/sdapi/v1/embeddings", [] { return Json{{"loaded", Json::object()}, {"skipped", Json::object()}}; });
+    // webui's shape: {"loaded": {name: {step, sd_checkpoint, sd_checkpoint_name, shape, vectors}}, "skipped": {...}}
+    get("/sdapi/v1/embeddings", [&s] {
+        Json loaded = Json::object(), skipped = Json::object();
+        if (EmbeddingLibrary* lib = s.pipe.embeddings()) {
+            const auto set = lib->snapshot();
+            auto entry = [](int64_t width, int vectors) {
+                return Json{{"step", nullptr}, {"sd_checkpoint", nullptr}, {"sd_checkpoint_name", nullptr},
+                            {"shape", width}, {"vectors", vectors}};
+            };
+            for (const auto& e : set->loaded) loaded[e.name] = entry(e.per_encoder.front().dim(1), e.vectors);
+            for (const auto& e : set->skipped) skipped[e.name] = entry(e.width, e.vectors);
+        }
+        return Json{{"loaded", loaded}, {"skipped", skipped}};
+    });
+    add_route(http, s, "POST", "/sdapi/v1/refresh-embeddings", [&s](const Request&, Response& res) {
+        if (EmbeddingLibrary* lib = s.pipe.embeddings()) lib->refresh();
+        send_json(res, nullptr);
+    });
     get("/sdapi/v1/scripts", [] { return Json{{"txt2img", Json::array()}, {"img2img", Json::array()}}; });
     get("/sdapi/v1/cmd-flags", [] { return Json::object(); });
 }

@@ -22,7 +22,10 @@ class ChunkBuilder {
 public:
     explicit ChunkBuilder(int comma_padding_backtrack) : backtrack_(comma_padding_backtrack) {}
 
-    void add(int token, float weight) {
+    // The token at tokens[position] of a segment; returns how many tokens it consumed (an embedding's
+    // name may span several).
+    size_t add(std::span<const int> tokens, size_t position, float weight, const EmbeddingVocabulary* embeddings) {
+        const int token = tokens[position];
         if (token == kClipCommaToken) {
             last_comma_ = static_cast<int>(tokens_.size());
         } else if (backtrack_ != 0 && full() && last_comma_ != -1 &&
@@ -30,10 +33,17 @@ public:
             move_after_last_comma_to_next_chunk();
         }
         if (full()) next_chunk(false);
-        // Textual-inversion embeddings would be recognised here (embedding_db.find_embedding_at_position):
-        // their vectors take emb_len placeholder slots, starting a new chunk if they do not fit. Not supported yet.
-        tokens_.push_back(token);
-        weights_.push_back(weight);
+        const auto match = embeddings ? embeddings->find(tokens, position) : std::nullopt;
+        if (!match) {
+            tokens_.push_back(token);
+            weights_.push_back(weight);
+            return 1;
+        }
+        if (static_cast<int>(tokens_.size()) + match->vectors > kPromptChunkTokens) next_chunk(false);
+        fixes_.push_back({static_cast<int>(tokens_.size()), match->index});
+        tokens_.insert(tokens_.end(), static_cast<size_t>(match->vectors), 0);
+        weights_.insert(weights_.end(), static_cast<size_t>(match->vectors), weight);
+        return match->name_tokens;
     }
 
     void force_break() { next_chunk(false); }  // BREAK: ends the chunk even if it is empty
@@ -64,39 +74,63 @@ private:
         chunk.ids.fill(kClipEndToken);
         chunk.weights.fill(1.0f);
         chunk.ids[0] = kClipStartToken;
-        std::copy(tokens_.begin(), tokens_.end(), chunk.ids.begin() + 1);
-        std::copy(weights_.begin(), weights_.end(), chunk.weights.begin() + 1);
+        // An embedding longer than a chunk (webui lets it overflow too) is cut at the chunk's end.
+        const size_t n = std::min(tokens_.size(), static_cast<size_t>(kPromptChunkTokens));
+        std::copy_n(tokens_.begin(), n, chunk.ids.begin() + 1);
+        std::copy_n(weights_.begin(), n, chunk.weights.begin() + 1);
+        chunk.fixes = std::move(fixes_);
         result_.chunks.push_back(chunk);
         tokens_.clear();
         weights_.clear();
+        fixes_.clear();
         last_comma_ = -1;
     }
 
     int backtrack_;
     std::vector<int> tokens_;    // at most 75: the chunk being filled, without start/end
     std::vector<float> weights_;
+    // Embeddings placed in the chunk being filled. A comma backtrack moves tokens, not these (as webui).
+    std::vector<ChunkFix> fixes_;
     int last_comma_ = -1;        // index in tokens_ of the chunk's last comma
     TokenizedPrompt result_;
 };
 
 }  // namespace
 
+void EmbeddingVocabulary::add(std::vector<int> name_ids, int vectors, int index) {
+    if (name_ids.empty() || vectors < 1) return;
+    auto& list = by_first_[name_ids.front()];
+    list.push_back({std::move(name_ids), vectors, index});
+    std::stable_sort(list.begin(), list.end(), [](const Entry& a, const Entry& b) { return a.ids.size() > b.ids.size(); });
+}
+
+std::optional<EmbeddingVocabulary::Match> EmbeddingVocabulary::find(std::span<const int> tokens, size_t position) const {
+    auto it = by_first_.find(tokens[position]);
+    if (it == by_first_.end()) return std::nullopt;
+    for (const Entry& e : it->second)
+        if (position + e.ids.size() <= tokens.size() && std::equal(e.ids.begin(), e.ids.end(), tokens.begin() + static_cast<std::ptrdiff_t>(position)))
+            return Match{e.index, e.vectors, e.ids.size()};
+    return std::nullopt;
+}
+
 TokenizedPrompt tokenize_segments(const ClipTokenizer& tokenizer, const std::vector<PromptSegment>& segments,
-                                  int comma_padding_backtrack) {
+                                  int comma_padding_backtrack, const EmbeddingVocabulary* embeddings) {
     ChunkBuilder builder(comma_padding_backtrack);
     for (const PromptSegment& segment : segments) {
         if (segment.is_break()) {
             builder.force_break();
             continue;
         }
-        float weight = to_float32(segment.weight);
-        for (int token : tokenizer.encode(segment.text)) builder.add(token, weight);
+        const float weight = to_float32(segment.weight);
+        const std::vector<int> tokens = tokenizer.encode(segment.text);
+        for (size_t position = 0; position < tokens.size();) position += builder.add(tokens, position, weight, embeddings);
     }
     return builder.finish();
 }
 
-TokenizedPrompt tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view prompt, int comma_padding_backtrack) {
-    return tokenize_segments(tokenizer, parse_prompt_attention(prompt), comma_padding_backtrack);
+TokenizedPrompt tokenize_prompt(const ClipTokenizer& tokenizer, std::string_view prompt, int comma_padding_backtrack,
+                                const EmbeddingVocabulary* embeddings) {
+    return tokenize_segments(tokenizer, parse_prompt_attention(prompt), comma_padding_backtrack, embeddings);
 }
 
 std::array<int, kClipChunkLength> ids_77(std::span<const int> bpe_ids) {

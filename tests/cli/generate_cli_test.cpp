@@ -11,6 +11,8 @@
 
 #include "io/checkpoint.h"
 #include "io/image.h"
+#include "io/safetensors_writer.h"
+#include "text/clip_tokenizer.h"
 
 #include <cmath>
 #include "test_support.h"
@@ -237,4 +239,23 @@ TEST(GenerateCli, LoraDdimRunsEqualTheReferenceImagesByFlagAndByPromptTag) {
         EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
         EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
     }
+}
+
+TEST(GenerateCli, EmbeddingsDirLetsPromptsNameEmbeddings) {
+    // An embedding made of the token embeddings of "astronaut riding" draws the words' image.
+    const std::string dir = temp_dir() + "/embeddings";
+    std::filesystem::create_directories(dir);
+    const difu::Checkpoint ck = difu::load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
+    const difu::Tensor table = ck.get("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight").to(difu::DType::F32);
+    const std::vector<int> ids = difu::ClipTokenizer::default_instance().encode("astronaut riding");
+    difu::Tensor rows = difu::Tensor::empty({static_cast<int64_t>(ids.size()), table.dim(1)});
+    for (size_t i = 0; i < ids.size(); ++i)
+        std::copy_n(table.data<float>() + ids[i] * table.dim(1), table.dim(1), rows.mutable_data<float>() + i * table.dim(1));
+    difu::write_safetensors(dir + "/rider.safetensors", {{"emb_params", rows}});
+    const std::string common = "generate" + kModel + " --steps 2 -W 64 -H 64 -s 5 --precision fp32 ";
+    const std::string a = temp_dir() + "/words.png", b = temp_dir() + "/embedding.png";
+    ASSERT_EQ(difu_cli(common + "-p 'an astronaut riding a horse' -o " + a).status, 0);
+    Result r = difu_cli(common + "-p 'an rider a horse' --embeddings-dir " + dir + " -o " + b);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(difu::read_image(a).pixels, difu::read_image(b).pixels);
 }

@@ -3,9 +3,11 @@
 // parameters, info and infotexts that describe them, progress while a job runs, interrupt and skip,
 // options that read back, the lists clients poll, png-info, metrics and the access log.
 #include <atomic>
+#include <filesystem>
 #include <future>
 
 #include "io/png_info.h"
+#include "io/safetensors_writer.h"
 #include "server/metrics.h"
 #include "server_fixture.h"
 
@@ -354,4 +356,23 @@ TEST(ServerApi, LoraTagsInPromptsAreAppliedAndTheFolderIsListed) {
     EXPECT_EQ(cli.Post("/sdapi/v1/refresh-loras", "", "application/json")->status, 200);
     EXPECT_EQ(get_json(cli, "/sdapi/v1/loras").size(), 2u);
     std::filesystem::remove(dir + "/nope.safetensors");
+}
+
+TEST(ServerApi, EmbeddingsAreListedInWebuisShape) {
+    const std::string dir = difu::test::temp_dir() + "/server-embeddings";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    difu::write_safetensors(dir + "/zqxstyle.safetensors", {{"emb_params", difu::Tensor::empty({2, 128})}});
+    difu::write_safetensors(dir + "/zqxwide.safetensors", {{"emb_params", difu::Tensor::empty({1, 1024})}});
+    tiny_pipe().set_embeddings(std::make_shared<difu::EmbeddingLibrary>(dir, tiny_pipe().config()));
+    RunningServer s;
+    auto cli = s.client();
+    const Json e = get_json(cli, "/sdapi/v1/embeddings");
+    EXPECT_EQ(e["loaded"]["zqxstyle"]["vectors"], 2);
+    EXPECT_EQ(e["loaded"]["zqxstyle"]["shape"], 128);
+    EXPECT_EQ(e["skipped"]["zqxwide"]["shape"], 1024);
+    difu::write_safetensors(dir + "/zqxmore.safetensors", {{"emb_params", difu::Tensor::empty({1, 128})}});
+    EXPECT_EQ(cli.Post("/sdapi/v1/refresh-embeddings", "", "application/json")->status, 200);
+    EXPECT_EQ(get_json(cli, "/sdapi/v1/embeddings")["loaded"].size(), 2u);
+    tiny_pipe().set_embeddings(nullptr);
 }
