@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <map>
 
 #include "io/checkpoint.h"
@@ -9,18 +10,21 @@
 namespace difu {
 namespace {
 
-// Suffix -> role of a tensor of a LoRA module.
-enum class Role { Down, Up, Alpha };
+// Suffix -> the tensor of a module it is.
+enum class Role { Down, Up, Alpha, HadaW1A, HadaW1B, HadaW2A, HadaW2B, LokrW1, LokrW1A, LokrW1B, LokrW2, LokrW2A, LokrW2B };
 struct Suffix {
     const char* text;
     Role role;
 };
-constexpr Suffix kSuffixes[] = {{".lora_down.weight", Role::Down}, {".lora_up.weight", Role::Up},
-                                {".lora_A.weight", Role::Down},    {".lora_B.weight", Role::Up},
-                                {".lora.down.weight", Role::Down}, {".lora.up.weight", Role::Up},
-                                {".alpha", Role::Alpha}};
-// LyCORIS tensors difu recognises but does not apply yet: named in the error.
-constexpr const char* kLycorisMarkers[] = {".hada_w1_a", ".lokr_w1", ".lokr_w2", ".dora_scale", ".ia3_w"};
+constexpr Suffix kSuffixes[] = {
+    {".lora_down.weight", Role::Down}, {".lora_up.weight", Role::Up}, {".lora_A.weight", Role::Down},
+    {".lora_B.weight", Role::Up},      {".lora.down.weight", Role::Down}, {".lora.up.weight", Role::Up},
+    {".alpha", Role::Alpha},           {".hada_w1_a", Role::HadaW1A}, {".hada_w1_b", Role::HadaW1B},
+    {".hada_w2_a", Role::HadaW2A},     {".hada_w2_b", Role::HadaW2B}, {".lokr_w1", Role::LokrW1},
+    {".lokr_w1_a", Role::LokrW1A},     {".lokr_w1_b", Role::LokrW1B}, {".lokr_w2", Role::LokrW2},
+    {".lokr_w2_a", Role::LokrW2A},     {".lokr_w2_b", Role::LokrW2B}};
+// LyCORIS variants difu recognises but does not apply yet: named in the error.
+constexpr const char* kUnsupportedMarkers[] = {".hada_t1", ".hada_t2", ".lokr_t2", ".dora_scale", ".ia3_w"};
 
 // PEFT / diffusers component prefix -> kohya prefix.
 constexpr std::pair<const char*, const char*> kPeftPrefixes[] = {
@@ -32,18 +36,67 @@ std::string underscored(std::string s) {
     return s;
 }
 
-struct Parts {
-    Tensor down, up;
-    std::optional<float> alpha;
-};
+bool ends_with(const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() > n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The module's tensor slot for a role, and its kind.
+Tensor& slot(LoraModule& m, Role role) {
+    switch (role) {
+        case Role::Down: return m.down;
+        case Role::Up: return m.up;
+        case Role::HadaW1A: m.kind = LoraKind::LoHa; return m.w1a;
+        case Role::HadaW1B: m.kind = LoraKind::LoHa; return m.w1b;
+        case Role::HadaW2A: m.kind = LoraKind::LoHa; return m.w2a;
+        case Role::HadaW2B: m.kind = LoraKind::LoHa; return m.w2b;
+        case Role::LokrW1: m.kind = LoraKind::LoKr; return m.w1;
+        case Role::LokrW1A: m.kind = LoraKind::LoKr; return m.w1a;
+        case Role::LokrW1B: m.kind = LoraKind::LoKr; return m.w1b;
+        case Role::LokrW2: m.kind = LoraKind::LoKr; return m.w2;
+        case Role::LokrW2A: m.kind = LoraKind::LoKr; return m.w2a;
+        case Role::LokrW2B: m.kind = LoraKind::LoKr; return m.w2b;
+        case Role::Alpha: break;
+    }
+    throw Error::make("no tensor slot for an alpha");
+}
+
+// "" when the module has what its kind needs and the shapes chain, else what is wrong.
+std::string incomplete(const LoraModule& m) {
+    auto chain = [](const Tensor& a, const Tensor& b) { return a.defined() && b.defined() && a.ndim() == 2 && a.dim(1) == b.dim(0); };
+    switch (m.kind) {
+        case LoraKind::LoRA:
+            if (!m.down.defined() || !m.up.defined()) return fmt::format("has no {} matrix", m.down.defined() ? "up" : "down");
+            if (m.up.dim(1) != m.down.dim(0) || (m.up.ndim() == 4 && (m.up.dim(2) != 1 || m.up.dim(3) != 1)))
+                return fmt::format("down {} and up {} do not make a rank-{} product", shape_str(m.down.shape()),
+                                   shape_str(m.up.shape()), m.down.dim(0));
+            return "";
+        case LoraKind::LoHa:
+            return chain(m.w1a, m.w1b) && chain(m.w2a, m.w2b) ? "" : "needs hada_w1_a · hada_w1_b and hada_w2_a · hada_w2_b";
+        case LoraKind::LoKr: {
+            const bool one = m.w1.defined() || chain(m.w1a, m.w1b), two = m.w2.defined() || chain(m.w2a, m.w2b);
+            return one && two ? "" : "needs lokr_w1 (or lokr_w1_a · lokr_w1_b) and lokr_w2 (or lokr_w2_a · lokr_w2_b)";
+        }
+    }
+    return "";
+}
 
 }  // namespace
+
+int64_t LoraModule::rank() const {
+    switch (kind) {
+        case LoraKind::LoRA: return down.defined() ? down.dim(0) : 0;
+        case LoraKind::LoHa: return w1b.defined() ? w1b.dim(0) : 0;
+        case LoraKind::LoKr: return w2b.defined() ? w2b.dim(0) : w1b.defined() ? w1b.dim(0) : 0;
+    }
+    return 0;
+}
 
 LoraFile read_lora(const std::string& path) {
     const Checkpoint ck = load_checkpoint(path);
     LoraFile out;
     out.path = path;
-    std::map<std::string, Parts> modules;  // by canonical name
+    std::map<std::string, LoraModule> modules;  // by canonical name
     std::map<std::string, float> component_alpha;  // PEFT metadata: "lora_unet_" -> alpha
     if (auto it = ck.metadata.find("lora_adapter_metadata"); it != ck.metadata.end()) {
         const nlohmann::json meta = nlohmann::json::parse(it->second, nullptr, false);
@@ -60,17 +113,19 @@ LoraFile read_lora(const std::string& path) {
     for (const auto& [key, t] : ck.tensors) {
         const bool full_diff = key.size() > 5 && (key.compare(key.size() - 5, 5, ".diff") == 0 || key.find(".diff_b") != std::string::npos);
         if (full_diff) throw Error::at(path, "tensor '{}' is a full weight difference; difu applies low-rank LoRA modules so far", key);
-        for (const char* marker : kLycorisMarkers)
+        for (const char* marker : kUnsupportedMarkers)
             if (key.find(marker) != std::string::npos)
-                throw Error::at(path, "tensor '{}' is a LyCORIS / DoRA part ({}); difu applies plain LoRA (LoCon) networks so far",
+                throw Error::at(path, "tensor '{}' is a LyCORIS part difu does not apply yet ({}; LoRA, LoCon, LoHa and LoKr are)",
                                 key, std::string(marker).substr(1));
         const Suffix* suffix = nullptr;
         for (const Suffix& s : kSuffixes)
-            if (key.size() > std::strlen(s.text) && key.compare(key.size() - std::strlen(s.text), std::string::npos, s.text) == 0) {
+            if (ends_with(key, s.text)) {
                 suffix = &s;
                 break;
             }
-        if (!suffix) throw Error::at(path, "tensor '{}' is not part of a LoRA module (…lora_down / lora_up / lora_A / lora_B / alpha)", key);
+        if (!suffix)
+            throw Error::at(path, "tensor '{}' is not part of a LoRA module (lora_down / lora_up / lora_A / lora_B / alpha, "
+                                  "hada_*, lokr_*)", key);
         std::string module = key.substr(0, key.size() - std::strlen(suffix->text));
         if (module.rfind("lora_unet_", 0) == 0 || module.rfind("lora_te", 0) == 0) {
             kohya = true;
@@ -87,31 +142,31 @@ LoraFile read_lora(const std::string& path) {
             module = name;
             peft = true;
         }
-        Parts& p = modules[module];
+        LoraModule& m = modules[module];
+        m.name = module;
         if (suffix->role == Role::Alpha) {
             if (t.numel() != 1) throw Error::at(path, "'{}' holds {} values; an alpha is one number", key, t.numel());
-            p.alpha = t.to(DType::F32).f32()[0];
+            m.alpha = t.to(DType::F32).f32()[0];
         } else {
             if (t.ndim() != 2 && t.ndim() != 4) throw Error::at(path, "'{}' is {}: LoRA matrices are 2-d (linear) or 4-d (conv)", key, shape_str(t.shape()));
             if (!is_float(t.dtype())) throw Error::at(path, "'{}' is {}, not a float tensor", key, dtype_name(t.dtype()));
-            (suffix->role == Role::Down ? p.down : p.up) = t;
+            const LoraKind before = m.kind;
+            Tensor& dst = slot(m, suffix->role);
+            const bool lora_part = suffix->role == Role::Down || suffix->role == Role::Up;
+            if ((lora_part && before != LoraKind::LoRA) || (!lora_part && (m.down.defined() || m.up.defined())) ||
+                (!lora_part && before != LoraKind::LoRA && before != m.kind))
+                throw Error::at(path, "module '{}' mixes LoRA, LoHa and LoKr tensors", module);
+            dst = t;
         }
     }
     if (modules.empty()) throw Error::at(path, "holds no LoRA modules");
     out.format = kohya && peft ? "kohya+peft" : kohya ? "kohya" : "peft";
-    for (auto& [name, p] : modules) {
-        if (!p.down.defined() || !p.up.defined())
-            throw Error::at(path, "LoRA module '{}' has no {} matrix", name, p.down.defined() ? "up" : "down");
-        const int64_t r = p.down.dim(0);
-        if (p.up.dim(1) != r || (p.up.ndim() == 4 && (p.up.dim(2) != 1 || p.up.dim(3) != 1)) || r < 1)
-            throw Error::at(path, "LoRA module '{}': down {} and up {} do not make a rank-{} product", name,
-                            shape_str(p.down.shape()), shape_str(p.up.shape()), r);
-        float alpha = static_cast<float>(r);  // kohya without .alpha, PEFT without metadata: scale 1
-        if (p.alpha) alpha = *p.alpha;
-        else
+    for (auto& [name, m] : modules) {
+        if (const std::string why = incomplete(m); !why.empty()) throw Error::at(path, "module '{}' {}", name, why);
+        if (!m.alpha)  // kohya without .alpha: scale 1; PEFT: its component's lora_alpha from the metadata
             for (const auto& [prefix, a] : component_alpha)
-                if (name.rfind(prefix, 0) == 0) alpha = a;
-        out.modules.push_back({name, p.down, p.up, alpha});
+                if (name.rfind(prefix, 0) == 0) m.alpha = a;
+        out.modules.push_back(std::move(m));
     }
     return out;
 }

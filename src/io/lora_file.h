@@ -9,6 +9,7 @@
 // Names are canonicalised to the kohya form (lora_unet_…, lora_te1_… for PEFT's text_encoder, lora_te2_…),
 // which io/lora_merge.h looks up among the model's own modules.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,23 @@
 
 namespace difu {
 
+// How a module builds its weight update ΔW (then W' = W + m · ΔW · scale):
+//   LoRA (and LoCon's conv kernels):  ΔW = up · down
+//   LyCORIS LoHa:                     ΔW = (w1a · w1b) ⊙ (w2a · w2b)
+//   LyCORIS LoKr:                     ΔW = w1 ⊗ w2 (Kronecker), each factor stored whole or as a · b
+enum class LoraKind { LoRA, LoHa, LoKr };
+
 struct LoraModule {
     std::string name;  // canonical kohya form, e.g. "lora_unet_down_blocks_0_attentions_0_proj_in"
-    Tensor down, up;   // as stored (any float dtype)
-    float alpha = 0;   // scale = alpha / rank
-    int64_t rank() const { return down.dim(0); }
-    float scale() const { return alpha / static_cast<float>(rank()); }
+    LoraKind kind = LoraKind::LoRA;
+    Tensor down, up;                // LoRA, as stored (any float dtype)
+    Tensor w1a, w1b, w2a, w2b;      // LoHa's four; LoKr's decomposed factors
+    Tensor w1, w2;                  // LoKr's whole factors
+    std::optional<float> alpha;     // none: scale 1
+    // The rank alpha is divided by (webui's NetworkModule.dim): LoRA down's rows, LoHa w1b's, LoKr w2b's
+    // else w1b's; 0 when a LoKr has no decomposed factor.
+    int64_t rank() const;
+    float scale() const { return alpha && rank() > 0 ? *alpha / static_cast<float>(rank()) : 1.0f; }
 };
 
 struct LoraFile {
@@ -30,8 +42,8 @@ struct LoraFile {
     std::vector<LoraModule> modules;
 };
 
-// Throws Error naming the file for a file that is no LoRA (a model, an embedding), unpaired or
-// mis-shaped down / up tensors, or a LyCORIS type difu does not apply yet (naming it).
+// Throws Error naming the file for a file that is no LoRA (a model, an embedding), incomplete or
+// mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, DoRA, IA3, full diffs; named).
 LoraFile read_lora(const std::string& path);
 
 }  // namespace difu

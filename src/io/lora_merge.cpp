@@ -48,6 +48,64 @@ void add_openclip_targets(std::map<std::string, LoraTarget>& out, const std::vec
 // [rows, cols] of a 2-d or 4-d weight / LoRA matrix (4-d: cols = in · kh · kw).
 int64_t cols_of(const Tensor& t) { return t.ndim() == 4 ? t.dim(1) * t.dim(2) * t.dim(3) : t.dim(1); }
 
+// a [m, r] · b [r, n] (b may be 4-d: [r, in, kh, kw] read as [r, in·kh·kw]) in fp32, k in order.
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+    const Tensor a = a_in.to(DType::F32), b = b_in.to(DType::F32);
+    const int64_t m = a.dim(0), r = a.dim(1), n = cols_of(b);
+    if (b.dim(0) != r) throw Error::make("matrices {} and {} do not chain", shape_str(a.shape()), shape_str(b.shape()));
+    Tensor out = Tensor::empty({m, n});
+    const float* ap = a.data<float>();
+    const float* bp = b.data<float>();
+    float* o = out.mutable_data<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t k = 0; k < r; ++k) {
+            const float aik = ap[i * r + k];
+            const float* bk = bp + k * n;
+            float* oi = o + i * n;
+            for (int64_t j = 0; j < n; ++j) oi[j] += aik * bk[j];
+        }
+    return out;
+}
+
+// A LoKr factor: whole, or the product of its two parts.
+Tensor factor(const Tensor& whole, const Tensor& a, const Tensor& b) { return whole.defined() ? whole.to(DType::F32) : matmul(a, b); }
+
+// kron(w1 [p, q], w2 [s, t(·k)]) as [p·s, q·t(·k)]: entry (i·s + k, (j·t + l)·kk + x) = w1[i, j] · w2[k, l, x]
+// (torch.kron with w1 unsqueezed to 4-d for a conv w2, then reshaped to the weight).
+Tensor kron(const Tensor& w1, const Tensor& w2) {
+    const int64_t p = w1.dim(0), q = w1.dim(1), s = w2.dim(0), t = w2.dim(1), kk = w2.numel() / (s * t);
+    Tensor out = Tensor::empty({p * s, q * t * kk});
+    const float* a = w1.data<float>();
+    const float* b = w2.data<float>();
+    float* o = out.mutable_data<float>();
+    for (int64_t i = 0; i < p; ++i)
+        for (int64_t k = 0; k < s; ++k)
+            for (int64_t j = 0; j < q; ++j)
+                for (int64_t l = 0; l < t; ++l)
+                    for (int64_t x = 0; x < kk; ++x)
+                        o[(i * s + k) * q * t * kk + (j * t + l) * kk + x] = a[i * q + j] * b[(k * t + l) * kk + x];
+    return out;
+}
+
+// The module's ΔW as [rows, cols] F32 (before its multiplier and scale).
+Tensor update_of(const LoraModule& m) {
+    switch (m.kind) {
+        case LoraKind::LoRA: return matmul(m.up.reshape({m.up.dim(0), m.up.dim(1)}), m.down);
+        case LoraKind::LoHa: {
+            Tensor a = matmul(m.w1a, m.w1b);
+            const Tensor b = matmul(m.w2a, m.w2b);
+            if (a.shape() != b.shape()) throw Error::make("its two Hadamard factors are {} and {}", shape_str(a.shape()), shape_str(b.shape()));
+            float* ap = a.mutable_data<float>();
+            const float* bp = b.data<float>();
+            for (int64_t i = 0; i < a.numel(); ++i) ap[i] *= bp[i];
+            return a;
+        }
+        case LoraKind::LoKr: return kron(factor(m.w1, m.w1a, m.w1b), factor(m.w2, m.w2a, m.w2b));
+    }
+    throw Error::make("unknown LoRA kind");
+}
+
 }  // namespace
 
 std::map<std::string, LoraTarget> lora_targets(const Checkpoint& ck, const ModelConfig& cfg) {
@@ -94,32 +152,32 @@ LoraMerge merge_loras(const Checkpoint& ck, const ModelConfig& cfg, const std::v
             const LoraTarget& target = it->second;
             const float multiplier = target.text ? use.te_multiplier : use.unet_multiplier;
             const Tensor& base = ck.get(target.key);
-            const int64_t r = m.rank(), cols = cols_of(base);
-            const bool kernel_fits = m.down.ndim() == 2 ? (base.ndim() == 2 || (base.dim(2) == 1 && base.dim(3) == 1))
-                                                        : base.ndim() == 4 && m.down.dim(2) == base.dim(2) && m.down.dim(3) == base.dim(3);
-            if (!kernel_fits || cols_of(m.down) != cols || m.up.dim(0) != target.rows)
-                throw Error::at(file.path, "module '{}' (down {}, up {}) does not fit '{}' {}{}: a LoRA for another model family?",
-                                m.name, shape_str(m.down.shape()), shape_str(m.up.shape()), target.key, shape_str(base.shape()),
-                                target.rows != base.dim(0) ? fmt::format(" rows {}..{}", target.row0, target.row0 + target.rows) : "");
+            const int64_t cols = cols_of(base);
+            // A LoRA conv module must have the weight's kernel; LyCORIS factors are checked by their product.
+            const bool kernel_fits = m.kind != LoraKind::LoRA ||
+                                     (m.down.ndim() == 2 ? (base.ndim() == 2 || (base.dim(2) == 1 && base.dim(3) == 1))
+                                                         : base.ndim() == 4 && m.down.dim(2) == base.dim(2) && m.down.dim(3) == base.dim(3));
+            Tensor update;
+            std::string why;
+            try {
+                if (kernel_fits) update = update_of(m);
+            } catch (const Error& e) {
+                why = e.what();
+            }
+            if (!update.defined() || update.dim(0) != target.rows || update.dim(1) != cols)
+                throw Error::at(file.path, "module '{}' ({}) does not fit '{}' {}{}: a LoRA for another model family?{}", m.name,
+                                update.defined() ? "update " + shape_str(update.shape()) : "its shapes", target.key,
+                                shape_str(base.shape()),
+                                target.rows != base.dim(0) ? fmt::format(" rows {}..{}", target.row0, target.row0 + target.rows) : "",
+                                why.empty() ? "" : " (" + why + ")");
             if (multiplier == 0.0f) continue;
             auto [slot, fresh] = merge.weights.try_emplace(target.key);
             if (fresh) slot->second = base.to(DType::F32);
             float* w = slot->second.mutable_data<float>() + target.row0 * cols;
-            const Tensor up = m.up.to(DType::F32), down = m.down.to(DType::F32);
-            const float* u = up.data<float>();
-            const float* d = down.data<float>();
+            const float* p = update.data<float>();
             const float scale = m.scale();
-#pragma omp parallel for schedule(static)
-            for (int64_t o = 0; o < target.rows; ++o) {
-                std::vector<float> row(static_cast<size_t>(cols), 0.0f);  // (up · down)[o, :]
-                for (int64_t k = 0; k < r; ++k) {
-                    const float uk = u[o * r + k];
-                    const float* dk = d + k * cols;
-                    for (int64_t j = 0; j < cols; ++j) row[static_cast<size_t>(j)] += uk * dk[j];
-                }
-                float* wo = w + o * cols;
-                for (int64_t j = 0; j < cols; ++j) wo[j] += (multiplier * row[static_cast<size_t>(j)]) * scale;
-            }
+            // kohya's merge_to order: W + (m · ΔW) · scale
+            for (int64_t i = 0; i < target.rows * cols; ++i) w[i] += (multiplier * p[i]) * scale;
             ++merge.applied;
         }
         if (matched == 0)

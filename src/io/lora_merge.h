@@ -1,6 +1,7 @@
 // io/lora_merge.h — LoRA networks merged into a model's weights, as kohya's LoRAInfModule.merge_to and
 // webui do, in fp32 before any conversion of the model:
-//   W' = W + (m · (up · down)) · (alpha / r)     conv kernels through [out, in·kh·kw] reshapes
+//   W' = W + (m · ΔW) · (alpha / r)     ΔW = up · down (LoRA, LoCon), (w1a · w1b) ⊙ (w2a · w2b) (LoHa),
+//                                        w1 ⊗ w2 (LoKr); conv kernels through [out, in·kh·kw] reshapes
 // m is the network's text-encoder or UNet multiplier (webui's <lora:name:te:unet>). The model's modules are
 // named from its own keys: UNet weights by diffusers' names (io/checkpoint_convert.h), text encoders by
 // transformers' CLIPTextModel names, the OpenCLIP towers' q / k / v being row thirds of their in_proj.

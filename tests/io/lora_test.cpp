@@ -141,3 +141,126 @@ TEST(Lora, ForeignAndBrokenLorasAreRefusedWithTheirName) {
     write_safetensors(half, {{"lora_unet_x.lora_down.weight", Tensor::empty({4, 8})}});
     EXPECT_THROW(read_lora(half), Error);
 }
+
+namespace {
+
+// Small deterministic "random" values in [-0.5, 0.5).
+Tensor filled(const Shape& shape, uint32_t seed) {
+    Tensor t = Tensor::empty(shape);
+    uint32_t x = seed * 2654435761u + 1;
+    for (float& v : t.f32_mut()) {
+        x = x * 1664525u + 1013904223u;
+        v = static_cast<float>(x >> 8) / static_cast<float>(1u << 24) - 0.5f;
+    }
+    return t;
+}
+
+// W' - W for one module merged alone at multiplier m.
+Tensor merged_delta(const LoraModule& module, const std::string& key, float m) {
+    LoraFile f{"synthetic.safetensors", "kohya", {module}};
+    const LoraMerge merge = merge_loras(base(), detect_model(base()), {{&f, m, m}});
+    const Tensor before = base().get(key).to(DType::F32);
+    Tensor d = merge.weights.at(key).clone();
+    for (int64_t i = 0; i < d.numel(); ++i) d.f32_mut()[i] -= before.f32()[i];
+    return d;
+}
+
+constexpr const char* kConvKey = "model.diffusion_model.input_blocks.1.0.in_layers.2.weight";  // [32, 32, 3, 3]
+constexpr const char* kConvName = "lora_unet_down_blocks_0_resnets_0_conv1";
+constexpr const char* kLinearKey = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight";  // [32, 32]
+constexpr const char* kLinearName = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+constexpr double kDeltaTolerance = 1e-6;  // fp32 sums of a handful of products of values < 0.5
+
+}  // namespace
+
+TEST(Lora, LoConKernelsMergeAsUpTimesDownPerKernelTap) {
+    LoraModule m{kConvName};
+    m.down = filled({4, 32, 3, 3}, 1);
+    m.up = filled({32, 4, 1, 1}, 2);
+    m.alpha = 2.0f;
+    const Tensor d = merged_delta(m, kConvKey, 0.7f);
+    double worst = 0;
+    for (int64_t o = 0; o < 32; ++o)
+        for (int64_t i = 0; i < 32 * 9; ++i) {  // (in, y, x) flattened
+            double want = 0;
+            for (int64_t k = 0; k < 4; ++k) want += double(m.up.f32()[o * 4 + k]) * m.down.f32()[k * 32 * 9 + i];
+            worst = std::max(worst, std::fabs(d.f32()[o * 32 * 9 + i] - 0.7 * 0.5 * want));
+        }
+    EXPECT_LT(worst, kDeltaTolerance);
+}
+
+TEST(Lora, LohaIsTheHadamardProductOfItsTwoLowRankProducts) {
+    LoraModule m{kLinearName, LoraKind::LoHa};
+    m.w1a = filled({32, 2}, 3);
+    m.w1b = filled({2, 32}, 4);
+    m.w2a = filled({32, 2}, 5);
+    m.w2b = filled({2, 32}, 6);
+    m.alpha = 1.0f;  // scale 1 / rank 2
+    const Tensor d = merged_delta(m, kLinearKey, 1.0f);
+    double worst = 0;
+    for (int64_t o = 0; o < 32; ++o)
+        for (int64_t i = 0; i < 32; ++i) {
+            double a = 0, b = 0;
+            for (int64_t k = 0; k < 2; ++k) {
+                a += double(m.w1a.f32()[o * 2 + k]) * m.w1b.f32()[k * 32 + i];
+                b += double(m.w2a.f32()[o * 2 + k]) * m.w2b.f32()[k * 32 + i];
+            }
+            worst = std::max(worst, std::fabs(d.f32()[o * 32 + i] - 0.5 * a * b));
+        }
+    EXPECT_LT(worst, kDeltaTolerance);
+}
+
+TEST(Lora, LokrIsTheKroneckerProductOfItsFactorsForLinearAndConvWeights) {
+    // linear [32, 32] = w1 [4, 2] (x) (w2a [8, 2] . w2b [2, 16]); scale alpha / w2b rows
+    LoraModule m{kLinearName, LoraKind::LoKr};
+    m.w1 = filled({4, 2}, 7);
+    m.w2a = filled({8, 2}, 8);
+    m.w2b = filled({2, 16}, 9);
+    m.alpha = 4.0f;
+    Tensor d = merged_delta(m, kLinearKey, 1.0f);
+    double worst = 0;
+    for (int64_t i = 0; i < 4; ++i)
+        for (int64_t j = 0; j < 2; ++j)
+            for (int64_t k = 0; k < 8; ++k)
+                for (int64_t l = 0; l < 16; ++l) {
+                    double w2 = 0;
+                    for (int64_t r = 0; r < 2; ++r) w2 += double(m.w2a.f32()[k * 2 + r]) * m.w2b.f32()[r * 16 + l];
+                    worst = std::max(worst, std::fabs(d.f32()[(i * 8 + k) * 32 + j * 16 + l] - 2.0 * m.w1.f32()[i * 2 + j] * w2));
+                }
+    EXPECT_LT(worst, kDeltaTolerance);
+    // conv [32, 32, 3, 3] = w1 [2, 4] (x) w2 [16, 8, 3, 3] (torch.kron of w1[:, :, None, None]); no alpha: scale 1
+    LoraModule c{kConvName, LoraKind::LoKr};
+    c.w1 = filled({2, 4}, 10);
+    c.w2 = filled({16, 8, 3, 3}, 11);
+    d = merged_delta(c, kConvKey, 1.0f);
+    worst = 0;
+    for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 4; ++j)
+            for (int64_t k = 0; k < 16; ++k)
+                for (int64_t l = 0; l < 8; ++l)
+                    for (int64_t x = 0; x < 9; ++x)
+                        worst = std::max(worst, std::fabs(d.f32()[((i * 16 + k) * 32 + j * 8 + l) * 9 + x] -
+                                                          double(c.w1.f32()[i * 4 + j]) * c.w2.f32()[(k * 8 + l) * 9 + x]));
+    EXPECT_LT(worst, kDeltaTolerance);
+}
+
+TEST(Lora, LycorisFilesReadByTheirKeys) {
+    const std::string path = test::temp_dir() + "/loha.safetensors";
+    write_safetensors(path, {{std::string(kLinearName) + ".hada_w1_a", filled({32, 2}, 1)},
+                             {std::string(kLinearName) + ".hada_w1_b", filled({2, 32}, 2)},
+                             {std::string(kLinearName) + ".hada_w2_a", filled({32, 2}, 3)},
+                             {std::string(kLinearName) + ".hada_w2_b", filled({2, 32}, 4)},
+                             {std::string(kLinearName) + ".alpha", Tensor::from_f32({}, std::vector<float>{1.0f})}});
+    const LoraFile f = read_lora(path);
+    ASSERT_EQ(f.modules.size(), 1u);
+    EXPECT_EQ(f.modules[0].kind, LoraKind::LoHa);
+    EXPECT_FLOAT_EQ(f.modules[0].scale(), 0.5f);
+    const std::string tucker = test::temp_dir() + "/tucker.safetensors";
+    write_safetensors(tucker, {{std::string(kLinearName) + ".hada_t1", filled({2, 2, 3, 3}, 1)}});
+    try {
+        read_lora(tucker);
+        ADD_FAILURE() << "a Tucker LoHa was read";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("hada_t1"), std::string::npos) << e.what();
+    }
+}

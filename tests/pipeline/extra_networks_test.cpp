@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "io/safetensors_writer.h"
 #include "pipeline/extra_networks.h"
 #include "pipeline/pipeline.h"
 #include "test_support.h"
@@ -58,4 +59,39 @@ TEST(ExtraNetworks, ALoadedPipelineSwitchesLorasWithoutDrift) {
     with.loras[0].unet = 0.0f;  // text encoder only
     with.loras[0].te = 0.0f;    // ... and nothing: the plain image
     EXPECT_EQ(served.generate(with).images.at(0).image.pixels, plain);
+}
+
+TEST(ExtraNetworks, LcmLoraRunsFourStepsAtCfgOne) {
+    // An LCM-LoRA's shape: UNet-only modules on attention projections and on resnet 3x3 convs (LoCon),
+    // used with the LCM sampler, 4 steps, cfg 1 (one UNet pass per step).
+    const std::string path = test::temp_dir() + "/lcm-lora.safetensors";
+    auto values = [](Shape shape, uint32_t seed) {
+        Tensor t = Tensor::empty(shape);
+        for (float& v : t.f32_mut()) v = static_cast<float>((seed = seed * 1664525u + 1013904223u) >> 8) / (1u << 24) * 0.2f - 0.1f;
+        return t;
+    };
+    write_safetensors(path, {{"lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight", values({8, 32, 3, 3}, 1)},
+                             {"lora_unet_down_blocks_0_resnets_0_conv1.lora_up.weight", values({32, 8, 1, 1}, 2)},
+                             {"lora_unet_down_blocks_0_resnets_0_conv1.alpha", Tensor::from_f32({}, std::vector<float>{8.0f})},
+                             {"lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight", values({8, 128}, 3)},
+                             {"lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight", values({64, 8}, 4)}});
+    DiffusionPipeline pipe(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    GenerateRequest r;
+    r.prompt = "a fox";
+    r.width = r.height = 64;
+    r.steps = 4;
+    r.cfg_scale = 1.0f;
+    r.sampler = "lcm";
+    r.seed = 8;
+    int steps = 0;
+    const auto plain = pipe.generate(r).images.at(0).image.pixels;
+    r.loras = {{path, 1.0f, 1.0f}};
+    const GenerateResult lcm = pipe.generate(r, [&](const ProgressInfo& p) {
+        if (p.phase == "sampling") steps = p.step;
+        return true;
+    });
+    EXPECT_EQ(steps, 4);
+    EXPECT_TRUE(lcm.lora_unmatched.empty());
+    EXPECT_NE(lcm.images.at(0).image.pixels, plain);
+    EXPECT_EQ(pipe.generate(r).images.at(0).image.pixels, lcm.images.at(0).image.pixels);
 }
