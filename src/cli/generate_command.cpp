@@ -27,6 +27,7 @@ struct GenerateOptions {
     std::vector<std::string> loras;                 // --lora FILE[:WEIGHT]
     std::string lora_dir;                           // where <lora:name:...> tags look
     std::string embeddings_dir;                     // textual inversions prompts may name
+    std::string vae;                                // a VAE file instead of the checkpoint's
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
@@ -114,6 +115,7 @@ void run_generate(GenerateOptions o) {
     DiffusionPipeline pipe(o.model, precision.precision, ModelResidency::OneAtATime);
     if (!o.refiner.empty())
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
+    if (!o.vae.empty()) pipe.set_vae(o.vae);
     if (!o.embeddings_dir.empty())
         for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
             if (p) {
@@ -215,6 +217,7 @@ void add_generate_command(CLI::App& app) {
                                                "<lora:name:te:unet> sets the two weights apart)");
     cmd->add_option("--embeddings-dir", o->embeddings_dir,
                     "Folder of textual-inversion embeddings (.pt, .safetensors, .bin) a prompt names by file name, as webui");
+    cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's (e.g. vae-ft-mse-840000-ema-pruned, sdxl_vae)");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -15,7 +15,7 @@ namespace {
 constexpr size_t kBytesPerMiB = size_t{1} << 20;
 
 struct ServeOptions {
-    std::string model, refiner, embeddings_dir, precision = "auto", api_key, api_key_file, api_auth, rate_limit;
+    std::string model, refiner, embeddings_dir, vae, precision = "auto", api_key, api_key_file, api_auth, rate_limit;
     server::ServerConfig config;
     int max_body_mb = 50;
 };
@@ -53,6 +53,7 @@ void run_serve(ServeOptions& o) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     DiffusionPipeline pipe(o.model, precision.precision);
     fmt::print(stderr, "loaded {} in {:.2f} s; precision {}\n", o.model, pipe.load_seconds(), precision.reason);
+    if (!o.vae.empty()) pipe.set_vae(o.vae);
     if (!o.embeddings_dir.empty()) pipe.set_embeddings(std::make_shared<EmbeddingLibrary>(o.embeddings_dir, pipe.config()));
     if (!o.refiner.empty()) {
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision));
@@ -77,6 +78,7 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("--refiner", o->refiner,
                     "A second checkpoint that requests may hand the end of their run to (refiner_checkpoint, refiner_switch_at)");
     cmd->add_option("--lora-dir", c.lora_dir, "Folder of LoRA files for webui's <lora:name:weight> prompt tags (/sdapi/v1/loras lists it)");
+    cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's");
     cmd->add_option("--embeddings-dir", o->embeddings_dir, "Folder of textual-inversion embeddings prompts may name (/sdapi/v1/embeddings)");
     cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     cmd->add_option("--port", c.port, "TCP port")->capture_default_str()->check(CLI::Range(1, 65535));

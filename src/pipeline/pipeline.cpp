@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "core/torch_rng.h"
 #include "io/diffusers_folder.h"
+#include "io/external_vae.h"
 #include "io/png_info.h"
 #include "io/sha256.h"
 #include "kernels/dnnl_weights.h"
@@ -106,6 +107,16 @@ const TextEncoders& DiffusionPipeline::text_model(double* build_seconds) {
     return build_if_needed(text_encoders_, weights(), cfg_, precision_, build_seconds);
 }
 
+void DiffusionPipeline::set_vae(const std::string& path) {
+    vae_.reset();
+    external_vae_.reset();
+    vae_path_.clear();
+    if (path.empty()) return;
+    external_vae_ = with_external_vae(ck_, cfg_, path);
+    vae_path_ = path;
+    vae_hash_ = sha256_file_hex(path).substr(0, kModelHashDigits);
+}
+
 void DiffusionPipeline::use_loras(const std::vector<LoraUse>& loras) {
     if (loras == loras_built_) return;
     text_encoders_.reset();  // built with another set: rebuilt from the file's weights and the new merge
@@ -160,7 +171,7 @@ void DiffusionPipeline::resolve_default_size(GenerateRequest& r, double* build_s
 
 const AutoencoderKL& DiffusionPipeline::vae_model(double* build_seconds) {
     release_all_but(vae_.get());
-    return build_if_needed(vae_, ck_, cfg_, precision_, build_seconds);
+    return build_if_needed(vae_, external_vae_ ? *external_vae_ : ck_, cfg_, precision_, build_seconds);
 }
 
 std::string DiffusionPipeline::model_name() const { return std::filesystem::path(path_).stem().string(); }
@@ -391,6 +402,10 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
         info.extra.emplace_back("Batch pos", std::to_string(batch_pos));
     }
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
+    if (!vae_path_.empty()) {  // webui's sd_vae: its short hash and file name
+        info.extra.emplace_back("VAE hash", vae_hash_);
+        info.extra.emplace_back("VAE", std::filesystem::path(vae_path_).filename().string());
+    }
     if (!r.loras.empty()) {  // webui's Lora extension: "name: addnet short hash, ..."
         std::string hashes;
         for (const LoraUse& l : r.loras)

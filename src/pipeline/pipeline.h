@@ -96,6 +96,10 @@ public:
     // share this model's latent space (the same latent channels); throws Error naming it otherwise.
     void set_refiner(std::shared_ptr<DiffusionPipeline> refiner);
     DiffusionPipeline* refiner() const { return refiner_.get(); }
+    // A VAE file used instead of the checkpoint's own (webui's sd_vae; io/external_vae.h); "" = the
+    // checkpoint's. Throws Error naming the file when it does not fit.
+    void set_vae(const std::string& path);
+    const std::string& vae_path() const { return vae_path_; }
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
     void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
     EmbeddingLibrary* embeddings() const { return embeddings_.get(); }
@@ -160,6 +164,8 @@ private:
     std::unique_ptr<DiscreteSchedule> schedule_;
     std::shared_ptr<DiffusionPipeline> refiner_;
     std::shared_ptr<EmbeddingLibrary> embeddings_;
+    std::optional<Checkpoint> external_vae_;  // ck_ with the VAE file's tensors, when one is set
+    std::string vae_path_, vae_hash_;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;
