@@ -221,8 +221,11 @@ ModelInputs DiffusionPipeline::model_inputs(const GenerateRequest& r, Arena& are
     auto encode_negative = [&](const std::string& prompt) {
         return zero_negative ? zero_text(r) : encode_text(text, prompt, r, true, arena);
     };
-    ModelInputs in{{ScheduledConditioning(strip_extra_networks(r.prompt), r.steps, encode),
-                    ScheduledConditioning(r.negative_prompt, r.steps, encode_negative), Tensor()},
+    // Prompt editing is scheduled over model calls, as webui's CFGDenoiser counts them (steps × 2 for a
+    // second-order sampler).
+    const int calls = r.steps * schedule_calls_per_step(parse_sampler(r.sampler).kind);
+    ModelInputs in{{ScheduledConditioning(strip_extra_networks(r.prompt), calls, encode),
+                    ScheduledConditioning(r.negative_prompt, calls, encode_negative), Tensor()},
                    Tensor()};
     // The empty prompt's encoding pads the shorter of cond / uncond; only needed when they can differ.
     std::vector<int64_t> counts = in.prompts.cond.token_counts(), uncond_counts = in.prompts.uncond.token_counts();
@@ -275,31 +278,38 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     }
     const ModelInputs* inputs = &base_inputs;
     std::unique_ptr<GuidedModel> guided = guided_model(r, *inputs, arena, build);
-    // The conditioning in force at a step (prompt editing); the callback moves it to the next step.
-    int step_now = 0;
-    auto condition_for = [&](int step) {
-        guided->cond = inputs->prompts.cond.at(step);
-        guided->uncond = inputs->prompts.uncond.at(step);
+    // The conditioning in force at a model call (prompt editing): webui's CFGDenoiser.step counts calls.
+    int call = 0;
+    auto condition_for = [&](int at) {
+        guided->cond = inputs->prompts.cond.at(at);
+        guided->uncond = inputs->prompts.uncond.at(at);
         pad_to_same_length(guided->cond, guided->uncond, inputs->prompts.empty_chunk);
     };
     condition_for(0);
+    auto next_call = [&] {  // before each model call
+        if (inputs->prompts.cond.changes_at(call) || inputs->prompts.uncond.changes_at(call)) condition_for(call);
+        ++call;
+    };
     auto to_refiner = [&] {
         release_all_but(nullptr);  // under OneAtATime: the base UNet makes room for the refiner's models
         DiffusionPipeline& m = refiner->model;
         if (!refiner->inputs) refiner->inputs = m.model_inputs(r, persistent, build);
         inputs = &*refiner->inputs;
         guided = m.guided_model(r, *inputs, arena, build);
-        condition_for(step_now);
+        condition_for(call);
         refiner->switched = true;
     };
     constexpr float kNever = 2.0f;  // above every completed ratio
     ModelSwitch models(*schedule_, refiner ? refiner->switch_at : kNever, to_refiner);
     StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
-        step_now = step + 1;
-        if (inputs->prompts.cond.changes_at(step_now) || inputs->prompts.uncond.changes_at(step_now)) condition_for(step_now);
         return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
     };
-    auto eps_model = [&] { return models.eps_model([&] { return make_cfg_eps(*guided); }); };
+    auto eps_model = [&] {
+        return models.eps_model([&] {
+            next_call();
+            return make_cfg_eps(*guided);
+        });
+    };
     if (sc.kind == SamplerKind::Ddpm) {
         if (init_latent) throw Error::make("img2img with the DDPM sampler is not supported; use ddim or a k-diffusion sampler");
         return sample_ddpm(eps_model(), *schedule_, r.steps, noise, ancestral, cb);
@@ -325,7 +335,10 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     } else {
         x = scaled(noise, start_noise_scale(sched, sigmas[0]));
     }
-    Denoiser d = models.denoiser([&] { return make_cfg_denoiser(*guided); });
+    Denoiser d = models.denoiser([&] {
+        next_call();
+        return make_cfg_denoiser(*guided);
+    });
     const KSamplerArgs a{d, sigmas, cb};
     switch (sc.kind) {
         case SamplerKind::Euler: return sample_euler(a, x);

@@ -76,6 +76,10 @@ bool is_ancestral(SamplerKind k) {
            k == SamplerKind::Ddpm;
 }
 bool is_compvis(SamplerKind k) { return k == SamplerKind::Ddim || k == SamplerKind::Plms || k == SamplerKind::Ddpm; }
+int schedule_calls_per_step(SamplerKind k) {
+    constexpr int kSecondOrder = 2;
+    return k == SamplerKind::Heun || k == SamplerKind::Dpm2 || k == SamplerKind::DpmPP2SAncestral ? kSecondOrder : 1;
+}
 std::vector<SamplerKind> all_samplers() {
     std::vector<SamplerKind> v;
     for (const auto& e : kNames) v.push_back(e.kind);

@@ -22,6 +22,9 @@ std::string sampler_id(SamplerKind k);                 // "euler_a", "dpmpp_2m",
 std::string sampler_label(SamplerKind k);              // webui's label: "Euler a", "DPM++ 2M", ...
 bool is_ancestral(SamplerKind k);                      // draws fresh noise every step
 bool is_compvis(SamplerKind k);                        // DDIM / PLMS / DDPM: integer timesteps, no sigma scheduler
+// webui's step_multiplier: prompt schedules span steps × this, counted in model calls (2 for the
+// second-order samplers, whose steps call the model twice: Heun, DPM2, DPM++ 2S a).
+int schedule_calls_per_step(SamplerKind k);
 std::vector<SamplerKind> all_samplers();
 
 }  // namespace difu

@@ -192,3 +192,21 @@ TEST(Pipeline, CfgAtMostOneSkipsTheUnconditionalPass) {
     r.cfg_scale = 1.5f;
     EXPECT_NE(pipe.generate(r).images[0].image.pixels, one);
 }
+
+TEST(Pipeline, PromptEditingCountsModelCallsAsWebuisCfgDenoiser) {
+    // webui schedules prompt edits over model calls, steps × 2 for second-order samplers. [a cat:a dog:2]
+    // over 3 steps: Euler calls the model 3 times, all before the switch (calls 0..2 are "a cat"), so it
+    // draws "a cat"; Heun's 5 calls (2 + 2 + a last Euler one) switch at call 3, within its second step.
+    GenerateRequest r = small_request();
+    r.width = r.height = 64;
+    r.steps = 3;
+    for (const char* sampler : {"euler", "heun"}) {
+        r.sampler = sampler;
+        r.prompt = "a cat";
+        const auto cat = pipe().generate(r).images.at(0).image.pixels;
+        r.prompt = "[a cat:a dog:2]";
+        const auto edited = pipe().generate(r).images.at(0).image.pixels;
+        if (std::string(sampler) == "euler") EXPECT_EQ(edited, cat);
+        else EXPECT_NE(edited, cat);
+    }
+}
