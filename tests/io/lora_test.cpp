@@ -264,3 +264,39 @@ TEST(Lora, LycorisFilesReadByTheirKeys) {
         EXPECT_NE(std::string(e.what()).find("hada_t1"), std::string::npos) << e.what();
     }
 }
+
+TEST(Lora, OpenClipTowersTakeQKVModulesAsRowThirdsOfInProj) {
+    // A kohya SDXL LoRA names bigG's attention as CLIPTextModel does (lora_te2_..._self_attn_k_proj); the
+    // file keeps OpenCLIP's fused in_proj, so k_proj is its middle third of rows, and nothing else moves.
+    const Checkpoint xl = load_checkpoint(fixture_path("sdxl-tiny/model.safetensors"));
+    const ModelConfig cfg = detect_model(xl);
+    const std::string key = "conditioner.embedders.1.model.transformer.resblocks.1.attn.in_proj_weight";
+    const int64_t w = cfg.text_encoders[1].width;
+    LoraModule m{"lora_te2_text_model_encoder_layers_1_self_attn_k_proj"};
+    m.down = filled({2, w}, 21);
+    m.up = filled({w, 2}, 22);
+    LoraFile f{"xl.safetensors", "kohya", {m}};
+    const LoraMerge merge = merge_loras(xl, cfg, {{&f, 1.0f, 0.0f}});  // te multiplier 1, unet 0
+    ASSERT_EQ(merge.weights.count(key), 1u);
+    const Tensor before = xl.get(key).to(DType::F32), after = merge.weights.at(key);
+    double outside = 0, inside = 0;
+    for (int64_t o = 0; o < 3 * w; ++o)
+        for (int64_t i = 0; i < w; ++i) {
+            const double d = after.f32()[o * w + i] - before.f32()[o * w + i];
+            if (o < w || o >= 2 * w) {
+                outside = std::max(outside, std::fabs(d));
+                continue;
+            }
+            double want = 0;
+            for (int64_t k = 0; k < 2; ++k) want += double(m.up.f32()[(o - w) * 2 + k]) * m.down.f32()[k * w + i];
+            inside = std::max(inside, std::fabs(d - want));
+        }
+    EXPECT_EQ(outside, 0.0);
+    EXPECT_LT(inside, kDeltaTolerance);
+    // SD 2.x's single OpenCLIP tower is kohya's lora_te_ (and lora_te1_, diffusers' name for it)
+    const Checkpoint sd2 = load_checkpoint(fixture_path("sd2-tiny-v/model.safetensors"));
+    const auto targets = lora_targets(sd2, detect_model(sd2));
+    for (const char* name : {"lora_te_text_model_encoder_layers_0_self_attn_q_proj", "lora_te1_text_model_encoder_layers_0_mlp_fc2"})
+        EXPECT_TRUE(targets.count(name)) << name;
+    EXPECT_EQ(targets.at("lora_te_text_model_encoder_layers_0_self_attn_v_proj").row0, 2 * detect_model(sd2).text().width);
+}
