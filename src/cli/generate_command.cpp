@@ -23,6 +23,7 @@ std::string request_seed_note(const GenerateRequest& r) { return r.seed == kRand
 struct GenerateOptions {
     std::string model, init_image, noise_file, output = "output.png", precision = "auto";
     std::string original_size, crop, target_size;  // SDXL micro-conditioning, "WxH" / "TOP,LEFT"
+    std::string seed_resize_from;                   // webui's "Resize seed from", "WxH"
     std::string refiner;                            // webui's refiner checkpoint
     std::vector<std::string> loras;                 // --lora FILE[:WEIGHT]
     std::string lora_dir;                           // where <lora:name:...> tags look
@@ -96,6 +97,8 @@ void run_generate(GenerateOptions o) {
     if (!o.original_size.empty())
         std::tie(sc.original_width, sc.original_height) = parse_pair(o.original_size, 'x', "--original-size");
     if (!o.crop.empty()) std::tie(sc.crop_top, sc.crop_left) = parse_pair(o.crop, ',', "--crop");
+    if (!o.seed_resize_from.empty())
+        std::tie(r.variation.resize_from_width, r.variation.resize_from_height) = parse_pair(o.seed_resize_from, 'x', "--seed-resize-from");
     if (!o.target_size.empty())
         std::tie(sc.target_width, sc.target_height) = parse_pair(o.target_size, 'x', "--target-size");
     if (!o.refiner.empty()) r.refiner_switch_at = o.refiner_switch;
@@ -198,6 +201,8 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--subseed-strength,--variation-strength", r.variation.strength,
                     "How far towards the variation seed's noise (0 = none, 1 = all)")
         ->capture_default_str();
+    cmd->add_option("--seed-resize-from", o->seed_resize_from,
+                    "webui's 'Resize seed from' WxH: the noise the seed gives at that size, centred in this image's");
     cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip; SD 1.x, SD 2.x always uses the penultimate)")->capture_default_str();
     cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
     cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();

@@ -9,6 +9,7 @@ namespace difu {
 namespace {
 
 constexpr double kSlerpLerpThreshold = 0.9995;  // webui: "if dot.mean() > 0.9995" use a lerp
+constexpr int kLatentDownscale = 8;             // image pixels per latent cell
 
 // Image i of [B, ...] as its own contiguous tensor, and back.
 Tensor image_of(const Tensor& batch, int64_t i) { return batch.select(0, i).contiguous(); }
@@ -66,16 +67,42 @@ Tensor BatchNoise::next() {
     return out;
 }
 
+Tensor BatchNoise::fresh_randn(uint64_t seed, const Shape& shape) const {
+    return source_ == RngSource::Cpu ? TorchCpuGenerator(seed).randn(shape) : PhiloxGenerator(seed).randn(shape);
+}
+
 Tensor BatchNoise::first() {
     Tensor noise = source_ == RngSource::Cpu ? cpu_.randn(shape_) : next();
-    if (variation_.strength == 0.0f) return noise;
+    const bool resize = variation_.resizes() &&
+                        (variation_.resize_from_height / kLatentDownscale != shape_[2] || variation_.resize_from_width / kLatentDownscale != shape_[3]);
+    if (variation_.strength == 0.0f && !resize) return noise;
     const Shape image(shape_.begin() + 1, shape_.end());
+    const Shape drawn = resize ? Shape{shape_[1], variation_.resize_from_height / kLatentDownscale, variation_.resize_from_width / kLatentDownscale}
+                               : image;
     for (int64_t i = 0; i < shape_[0]; ++i) {
-        const uint64_t subseed = static_cast<uint64_t>(variation_.subseed + i);
-        const Tensor sub = source_ == RngSource::Cpu ? TorchCpuGenerator(subseed).randn(image) : PhiloxGenerator(subseed).randn(image);
-        put_image(noise, i, webui_slerp(variation_.strength, image_of(noise, i), sub));
+        Tensor n = resize ? fresh_randn(static_cast<uint64_t>(seed_ + i), drawn) : image_of(noise, i);
+        if (variation_.strength != 0.0f)
+            n = webui_slerp(variation_.strength, n, fresh_randn(static_cast<uint64_t>(variation_.subseed + i), drawn));
+        if (resize) n = paste_centred(n, image_of(noise, i));
+        put_image(noise, i, n);
     }
     return noise;
+}
+
+// webui: x[:, ty:ty+h, tx:tx+w] = noise[:, dy:dy+h, dx:dx+w], centring the smaller in the larger per axis.
+Tensor BatchNoise::paste_centred(const Tensor& small, Tensor target) {
+    const int64_t C = target.dim(0), H = target.dim(1), W = target.dim(2), h0 = small.dim(1), w0 = small.dim(2);
+    int64_t dx = (W - w0) / 2, dy = (H - h0) / 2;  // Python's // floors
+    if ((W - w0) < 0 && (W - w0) % 2 != 0) --dx;
+    if ((H - h0) < 0 && (H - h0) % 2 != 0) --dy;
+    const int64_t w = dx >= 0 ? w0 : w0 + 2 * dx, h = dy >= 0 ? h0 : h0 + 2 * dy;
+    const int64_t tx = dx < 0 ? 0 : dx, ty = dy < 0 ? 0 : dy, sx = std::max<int64_t>(-dx, 0), sy = std::max<int64_t>(-dy, 0);
+    float* t = target.mutable_data<float>();
+    const float* s = small.data<float>();
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x) t[(c * H + ty + y) * W + tx + x] = s[(c * h0 + sy + y) * w0 + sx + x];
+    return target;
 }
 
 Tensor BatchNoise::posterior(const Shape& shape) { return cpu_.randn(shape); }

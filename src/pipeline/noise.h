@@ -8,6 +8,9 @@
 // Variation seeds (webui's subseed, subseed_strength): image i's initial noise becomes
 // slerp(strength, noise_i, subnoise_i), subnoise_i the first draw of a fresh generator of the same kind
 // seeded with subseed + i, with webui's slerp taken over the height axis of each (C, h, w) tensor.
+// Seed resize (webui's seed_resize_from_w / h): image i's initial noise (and subnoise) is drawn at the old
+// size by a fresh generator of seed + i, then pasted centred into (or cropped from the centre onto) the
+// first draw of the image's own size, as webui's ImageRNG.first does.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -37,6 +40,8 @@ public:
     Tensor posterior(const Shape& shape);
 
 private:
+    Tensor fresh_randn(uint64_t seed, const Shape& shape) const;  // a new generator's first draw
+    static Tensor paste_centred(const Tensor& small, Tensor target);
     RngSource source_;
     int64_t seed_;
     Shape shape_;

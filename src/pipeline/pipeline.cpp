@@ -409,6 +409,8 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
                                                                  (r.rng == RngSource::Cpu ? batch_pos : 0)));
         info.extra.emplace_back("Variation seed strength", fmt::format("{}", r.variation.strength));
     }
+    if (r.variation.resizes())
+        info.extra.emplace_back("Seed resize from", fmt::format("{}x{}", r.variation.resize_from_width, r.variation.resize_from_height));
     info.version = std::string("difu ") + DIFU_VERSION;
     if (r.batch_size > 1) {
         info.extra.emplace_back("Batch size", std::to_string(r.batch_size));
@@ -503,7 +505,8 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
             // GPU rng: image i has a generator of its own, seed + i, which alone gives its noise again.
             const int64_t seed = seeds[static_cast<size_t>(b)] + (r.rng == RngSource::Gpu ? static_cast<int64_t>(i) : 0);
             result.images.push_back({std::move(images[i]), seed, static_cast<int>(i),
-                                     infotext(r, seed, static_cast<int>(i), &decoder != this)});
+                                     infotext(r, seed, static_cast<int>(i), &decoder != this),
+                                     r.variation.subseed + static_cast<int64_t>(b) * r.batch_size + static_cast<int64_t>(i)});
         }
     }
     result.times.decode = phase_seconds(t0, build_before);

@@ -48,6 +48,7 @@ struct GeneratedImage {
     int64_t seed = 0;
     int batch_pos = 0;    // position inside the batch
     std::string infotext; // webui's "parameters" text
+    int64_t subseed = 0;  // its variation seed (webui's all_subseeds entry): the request's + its index
 };
 
 struct PhaseTimes {

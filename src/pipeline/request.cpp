@@ -34,6 +34,9 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (r.clip_skip < 1 || r.clip_skip > 12) throw Error::make("clip skip must be between 1 and 12, got {}", r.clip_skip);
     if (!(r.variation.strength >= 0 && r.variation.strength <= 1))
         throw Error::make("variation strength must be between 0 and 1, got {}", r.variation.strength);
+    for (int side : {r.variation.resize_from_width, r.variation.resize_from_height})
+        if (side != 0 && (side < 64 || side > lim.max_side))
+            throw Error::make("seed resize size must be 0 (off) or between 64 and {}, got {}", lim.max_side, side);
     if (r.variation.subseed < -1)
         throw Error::make("variation seed must be -1 (random) or a non-negative integer, got {}", r.variation.subseed);
     if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);

@@ -28,6 +28,10 @@ const char* rng_label(RngSource source);
 struct Variation {
     int64_t subseed = kRandomSeed;  // -1: a random one when strength > 0
     float strength = 0.0f;          // 0: none, 1: the subseed's noise alone
+    // webui's "Resize seed from width / height": the noise drawn at this image size, centred in (or cropped
+    // to) the request's; 0 = off.
+    int resize_from_width = 0, resize_from_height = 0;
+    bool resizes() const { return resize_from_width > 0 && resize_from_height > 0; }
 };
 
 // A LoRA network merged into the model for one request (webui's <lora:name:te:unet>, the CLI's --lora).

@@ -36,7 +36,8 @@ constexpr const char* kImg2ImgDefaults = R"({
 constexpr std::string_view kApplied[] = {"prompt", "negative_prompt", "seed", "sampler_name", "sampler_index",
                                          "scheduler", "batch_size", "n_iter", "steps", "cfg_scale", "width",
                                          "height", "eta", "override_settings", "send_images",
-                                         "refiner_checkpoint", "refiner_switch_at", "subseed", "subseed_strength"};
+                                         "refiner_checkpoint", "refiner_switch_at", "subseed", "subseed_strength",
+                                         "seed_resize_from_w", "seed_resize_from_h"};
 constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images"};
 
 // A field difu does not apply. `noops`: the values (JSON, '|'-separated) with which webui would not
@@ -49,7 +50,7 @@ struct Rule {
 };
 constexpr Rule kRules[] = {
     {"styles", "[]"},
-    {"seed_resize_from_h", "-1|0"}, {"seed_resize_from_w", "-1|0"}, {"restore_faces", "false"}, {"tiling", "false"},
+    {"restore_faces", "false"}, {"tiling", "false"},
     {"do_not_save_samples", "*"}, {"do_not_save_grid", "*"}, {"s_min_uncond", "0"}, {"s_churn", "0"},
     {"s_tmax", "0"}, {"s_tmin", "0"}, {"s_noise", "1"}, {"override_settings_restore_afterwards", "true"},
     {"disable_extra_networks", "*"}, {"comments", "*"}, {"force_task_id", "*"}, {"script_name", R"(""|"None")"},

@@ -98,6 +98,9 @@ void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) 
     r.batch_count = f.int32("n_iter").value_or(1);
     r.variation.subseed = f.integer("subseed", -1, std::numeric_limits<int64_t>::max()).value_or(kRandomSeed);
     r.variation.strength = static_cast<float>(f.number("subseed_strength").value_or(0.0));
+    // webui's -1 (and 0) mean "off"
+    r.variation.resize_from_width = std::max(0, f.int32("seed_resize_from_w").value_or(0));
+    r.variation.resize_from_height = std::max(0, f.int32("seed_resize_from_h").value_or(0));
     if (kind == GenerationKind::Img2Img) r.strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
 }
 

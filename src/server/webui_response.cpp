@@ -24,21 +24,22 @@ Json generation_info(const WebuiRequest& req, const GenerationOutcome& out, cons
     const size_t n = out.images.size();
     Json seeds = Json::array(), subseeds = Json::array(), infotexts = Json::array();
     for (const GeneratedImage& g : out.images) {
-        seeds.push_back(g.seed);  // the batch's seed: an image is batch_pos of randn(batch) from it
-        subseeds.push_back(g.seed);
+        seeds.push_back(g.seed);  // CPU rng: the batch's seed (image batch_pos of randn(batch)); GPU: its own
+        subseeds.push_back(g.subseed);
         infotexts.push_back(g.infotext);
     }
     const bool img2img = r.init_image.has_value();
     return {
         {"prompt", r.prompt}, {"all_prompts", repeated(r.prompt, n)},
         {"negative_prompt", r.negative_prompt}, {"all_negative_prompts", repeated(r.negative_prompt, n)},
-        {"seed", out.seed}, {"all_seeds", seeds}, {"subseed", out.seed}, {"all_subseeds", subseeds},
-        {"subseed_strength", 0}, {"width", r.width}, {"height", r.height},
+        {"seed", out.seed}, {"all_seeds", seeds}, {"subseed", out.images.empty() ? Json(r.variation.subseed) : subseeds[0]},
+        {"all_subseeds", subseeds}, {"subseed_strength", r.variation.strength}, {"width", r.width}, {"height", r.height},
         {"sampler_name", sampler_label(sc.kind)}, {"scheduler", schedule_label(r, sc)},
         {"cfg_scale", r.cfg_scale}, {"steps", r.steps}, {"batch_size", r.batch_size}, {"n_iter", r.batch_count},
         {"restore_faces", false}, {"face_restoration_model", nullptr},
         {"sd_model_name", model.model_name}, {"sd_model_hash", model.hash}, {"sd_vae_name", nullptr}, {"sd_vae_hash", nullptr},
-        {"seed_resize_from_w", -1}, {"seed_resize_from_h", -1},
+        {"seed_resize_from_w", r.variation.resizes() ? r.variation.resize_from_width : -1},
+        {"seed_resize_from_h", r.variation.resizes() ? r.variation.resize_from_height : -1},
         {"denoising_strength", img2img ? Json(r.strength) : Json(nullptr)},
         {"extra_generation_params", Json::object()}, {"index_of_first_image", 0}, {"infotexts", infotexts},
         {"styles", Json::array()}, {"job_timestamp", out.job_timestamp}, {"clip_skip", r.clip_skip},

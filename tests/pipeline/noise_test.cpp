@@ -67,3 +67,36 @@ TEST(BatchNoise, GpuImagesOfABatchAreTheirOwnSeedsImagesWithVariationInTheInfote
     r.rng = RngSource::Cpu;
     EXPECT_NE(pipe.generate(r).images[0].image.pixels, alone.images[0].image.pixels);
 }
+
+TEST(BatchNoise, SeedResizePastesTheOldSizesNoiseCentredAsWebui) {
+    // 64x64 image (latent 8x8) from 32x32 (4x4): the old noise in the middle, the image's own first draw
+    // around it; later draws continue the image's generator.
+    Variation from_small;
+    from_small.resize_from_width = from_small.resize_from_height = 32;
+    BatchNoise small(RngSource::Gpu, 42, {1, 4, 8, 8}, from_small);
+    const Tensor got = small.first();
+    const Tensor old = PhiloxGenerator(42).randn({4, 4, 4}), own = PhiloxGenerator(42).randn({4, 8, 8});
+    for (int64_t c = 0; c < 4; ++c)
+        for (int64_t y = 0; y < 8; ++y)
+            for (int64_t x = 0; x < 8; ++x) {
+                const bool inside = y >= 2 && y < 6 && x >= 2 && x < 6;
+                const float want = inside ? old.f32()[(c * 4 + y - 2) * 4 + x - 2] : own.f32()[(c * 8 + y) * 8 + x];
+                EXPECT_EQ(got.f32()[(c * 8 + y) * 8 + x], want) << c << " " << y << " " << x;
+            }
+    PhiloxGenerator g(42);
+    g.randn({4, 8, 8});
+    EXPECT_EQ(test::max_abs_diff(small.next(), g.randn({1, 4, 8, 8})), 0.0);
+    // from 96 wide x 128 high (12 x 16): its centre cropped to 8 x 8 (rows 4..11, columns 2..9)
+    Variation from_large;
+    from_large.resize_from_width = 96;
+    from_large.resize_from_height = 128;
+    const Tensor big = PhiloxGenerator(42).randn({4, 16, 12});
+    const Tensor cropped = BatchNoise(RngSource::Gpu, 42, {1, 4, 8, 8}, from_large).first();
+    for (int64_t c = 0; c < 4; ++c)
+        for (int64_t y = 0; y < 8; ++y)
+            for (int64_t x = 0; x < 8; ++x) EXPECT_EQ(cropped.f32()[(c * 8 + y) * 8 + x], big.f32()[(c * 16 + y + 4) * 12 + x + 2]);
+    // from its own size: nothing to do
+    Variation same;
+    same.resize_from_width = same.resize_from_height = 64;
+    EXPECT_EQ(test::max_abs_diff(BatchNoise(RngSource::Gpu, 42, {1, 4, 8, 8}, same).first(), own.reshape({1, 4, 8, 8})), 0.0);
+}

@@ -105,6 +105,11 @@ TEST(ServerWebuiRequest, UnappliedFieldsAreListedOnlyWhenTheyWouldChangeTheImage
     EXPECT_TRUE(v.ignored_fields.empty());
     EXPECT_EQ(v.request.variation.subseed, 7);
     EXPECT_FLOAT_EQ(v.request.variation.strength, 0.5f);
+    const WebuiRequest resized = parse({{"seed_resize_from_w", 256}, {"seed_resize_from_h", 320}});
+    EXPECT_TRUE(resized.ignored_fields.empty());
+    EXPECT_EQ(resized.request.variation.resize_from_width, 256);
+    EXPECT_EQ(resized.request.variation.resize_from_height, 320);
+    EXPECT_FALSE(parse({{"seed_resize_from_w", -1}, {"seed_resize_from_h", -1}}).request.variation.resizes());
     EXPECT_EQ(parse({{"override_settings", {{"randn_source", "CPU"}}}}).request.rng, RngSource::Cpu);
     EXPECT_EQ(parse({{"override_settings", {{"randn_source", "nv"}}}}).request.rng, RngSource::Gpu);
     EXPECT_EQ(parse(Json::object(), GenerationKind::Txt2Img, {{"randn_source", "CPU"}}).request.rng, RngSource::Cpu);
