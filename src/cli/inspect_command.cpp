@@ -8,6 +8,8 @@
 
 #include "cli/commands.h"
 #include "io/checkpoint.h"
+#include "io/embedding_file.h"
+#include "io/lora_file.h"
 #include "io/model_config.h"
 
 namespace difu::cli {
@@ -65,11 +67,50 @@ void print_list(const char* title, const std::vector<std::string>& items) {
     if (items.size() > kShown) fmt::print("  ... and {} more (--json lists all)\n", items.size() - kShown);
 }
 
+// A LoRA or an embedding instead of a model: what it holds. False when the file is neither.
+bool inspect_add_on(const std::string& path, bool json) {
+    nlohmann::ordered_json j;
+    try {
+        const LoraFile lora = read_lora(path);
+        std::map<std::string, int> kinds, components;
+        std::map<int64_t, int> ranks;
+        for (const LoraModule& m : lora.modules) {
+            ++kinds[m.kind == LoraKind::LoRA ? "LoRA" : m.kind == LoraKind::LoHa ? "LoHa" : "LoKr"];
+            ++components[m.name.rfind("lora_unet_", 0) == 0 ? "unet" : m.name.substr(0, m.name.find('_', 5))];
+            ++ranks[m.rank()];
+        }
+        j = {{"path", path}, {"kind", "lora"}, {"format", lora.format}, {"modules", lora.modules.size()},
+             {"module_kinds", kinds}, {"components", components}, {"ranks", ranks}};
+    } catch (const Error&) {
+        try {
+            const EmbeddingFile e = read_embedding(path);
+            std::vector<nlohmann::ordered_json> parts;
+            for (const auto& p : e.parts) parts.push_back({{"encoder", p.encoder}, {"shape", p.vectors.shape()}});
+            j = {{"path", path}, {"kind", "embedding"}, {"name", e.name}, {"vectors", e.vectors()}, {"parts", parts}};
+        } catch (const Error&) {
+            return false;
+        }
+    }
+    if (json) fmt::print("{}\n", j.dump(2));
+    else {
+        fmt::print("{}\n", path);
+        for (const auto& [k, v] : j.items())
+            if (k != "path") fmt::print("  {:<13}{}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return true;
+}
+
 void run_inspect(const std::string& path, bool json) {
     const auto t0 = std::chrono::steady_clock::now();
     Checkpoint ck = load_checkpoint(path);
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ModelConfig cfg = detect_model(ck);
+    ModelConfig cfg;
+    try {
+        cfg = detect_model(ck);
+    } catch (const Error&) {
+        if (inspect_add_on(path, json)) return;
+        throw;
+    }
     KeyReport keys = check_keys(ck, cfg);
 
     std::map<std::string, int64_t> dtypes;
@@ -142,7 +183,8 @@ void run_inspect(const std::string& path, bool json) {
 }  // namespace
 
 void add_inspect_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("inspect", "Show a checkpoint's family, hyper-parameters, dtypes and key check");
+    auto* cmd = app.add_subcommand("inspect", "Show a checkpoint's family, hyper-parameters, dtypes and key check "
+                                              "(or what a LoRA / embedding file holds)");
     auto path = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
     cmd->add_option("checkpoint", *path, "Model file (.safetensors, .ckpt)")->required();

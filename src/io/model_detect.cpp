@@ -129,10 +129,14 @@ TextConfig infer_text(const Checkpoint& ck, const TextEncoderConvention& c) {
 [[noreturn]] void not_a_model(const Checkpoint& ck) {
     if (ck.tensors.empty()) throw Error::at(ck.path, "the file holds no tensors");
     const std::string first = ck.tensors.begin()->first;
-    if (has_prefix(ck, "lora_unet_") || has_prefix(ck, "lora_te_"))
-        throw Error::at(ck.path, "this is a LoRA, not a Stable Diffusion model (LoRA support comes later)");
+    const bool peft_lora = (has_prefix(ck, "unet.") || has_prefix(ck, "text_encoder")) && first.find("lora") != std::string::npos;
+    if (has_prefix(ck, "lora_unet_") || has_prefix(ck, "lora_te") || peft_lora)
+        throw Error::at(ck.path, "this is a LoRA, not a Stable Diffusion model (use it with --lora FILE:WEIGHT or a <lora:name:weight> "
+                                 "prompt tag and --lora-dir)");
+    if (ck.has("emb_params") || ck.has("string_to_param.*") || (ck.has("clip_l") && ck.has("clip_g")))
+        throw Error::at(ck.path, "this is a textual-inversion embedding, not a model (put it in --embeddings-dir and name it in a prompt)");
     if (ck.has("encoder.conv_in.weight") && ck.has("decoder.conv_in.weight"))
-        throw Error::at(ck.path, "this is a standalone VAE, not a full Stable Diffusion model");
+        throw Error::at(ck.path, "this is a standalone VAE, not a full Stable Diffusion model (use it with --vae FILE)");
     if (has_prefix(ck, "down_blocks.") || has_prefix(ck, "conv_in."))
         throw Error::at(ck.path, "this looks like a diffusers-format UNet file; single-file checkpoints only for now");
     throw Error::at(ck.path, "not a Stable Diffusion checkpoint: no 'model.diffusion_model.*' tensors ({} tensors, "

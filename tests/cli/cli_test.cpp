@@ -138,3 +138,18 @@ TEST(Cli, ConvertWritesFoldersAndFilesAndRefusesWhatWouldNotLoad) {
         EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
     }
 }
+
+TEST(Cli, InspectDescribesLorasAndEmbeddings) {
+    CliRun r = run_difu("inspect --json " + fixture_path("sd1-tiny-lora/lora_peft.safetensors"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["kind"], "lora");
+    EXPECT_EQ(j["format"], "peft");
+    EXPECT_EQ(j["modules"], 96);
+    EXPECT_EQ(j["components"]["unet"], 84);
+    EXPECT_EQ(j["components"]["lora_te1"], 12);
+    // as a model it is named for what it is
+    r = run_difu("generate -m " + fixture_path("sd1-tiny-lora/lora_kohya.safetensors") + " -p x -o /dev/null");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("this is a LoRA"), std::string::npos) << r.output;
+}
