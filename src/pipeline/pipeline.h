@@ -101,6 +101,7 @@ public:
     // checkpoint's. Throws Error naming the file when it does not fit.
     void set_vae(const std::string& path);
     const std::string& vae_path() const { return vae_path_; }
+    const std::string& vae_hash() const { return vae_hash_; }  // its SHA-256's first 10 hex digits
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
     void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
     EmbeddingLibrary* embeddings() const { return embeddings_.get(); }

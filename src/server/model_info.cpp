@@ -14,6 +14,10 @@ ModelInfo describe_model(DiffusionPipeline& pipe) {
     m.sha256 = pipe.model_sha256();
     m.hash = pipe.model_hash();
     m.title = path.filename().string() + " [" + m.hash + "]";
+    if (!pipe.vae_path().empty()) {
+        m.vae_name = fs::path(pipe.vae_path()).filename().string();
+        m.vae_hash = pipe.vae_hash();
+    }
     return m;
 }
 

@@ -12,6 +12,7 @@ struct ModelInfo {
     std::string hash;        // first 10 hex digits of the file's SHA-256 (webui's shorthash)
     std::string sha256;      // all 64
     std::string filename;    // absolute path
+    std::string vae_name, vae_hash;  // the external VAE (serve --vae): file name and short hash; "" = the model's
 };
 
 // Hashes the file (once, at start-up, so no request waits for it) and fills the pipeline's own

@@ -376,3 +376,25 @@ TEST(ServerApi, EmbeddingsAreListedInWebuisShape) {
     EXPECT_EQ(get_json(cli, "/sdapi/v1/embeddings")["loaded"].size(), 2u);
     tiny_pipe().set_embeddings(nullptr);
 }
+
+TEST(ServerApi, AnExternalVaeIsNamedInTheResponseInfo) {
+    const std::string dir = difu::test::temp_dir() + "/server-vae";
+    std::filesystem::create_directories(dir);
+    const difu::Checkpoint ck = difu::load_checkpoint(difu::test::fixture_path("sd1-tiny/model.safetensors"));
+    std::vector<difu::NamedTensor> vae;
+    for (const auto& [key, t] : ck.tensors)
+        if (key.rfind("first_stage_model.", 0) == 0) vae.push_back({key, t});
+    difu::write_safetensors(dir + "/tiny.vae.safetensors", vae);
+    tiny_pipe().set_vae(dir + "/tiny.vae.safetensors");
+    {
+        RunningServer s;
+        auto cli = s.client();
+        Json body = txt2img_body();
+        body.update({{"steps", 1}, {"width", 64}, {"height", 64}});
+        const Json info = Json::parse(post_json(cli, "/sdapi/v1/txt2img", body)["info"].get<std::string>());
+        EXPECT_EQ(info["sd_vae_name"], "tiny.vae.safetensors");
+        EXPECT_EQ(info["sd_vae_hash"].get<std::string>().size(), 10u);
+        EXPECT_NE(info["infotexts"][0].get<std::string>().find("VAE: tiny.vae.safetensors"), std::string::npos);
+    }
+    tiny_pipe().set_vae("");
+}
