@@ -30,16 +30,6 @@ constexpr const char* kUnsupportedMarkers[] = {".hada_t1", ".hada_t2", ".lokr_t2
 constexpr std::pair<const char*, const char*> kPeftPrefixes[] = {
     {"unet.", "lora_unet_"}, {"text_encoder_2.", "lora_te2_"}, {"text_encoder.", "lora_te1_"}};
 
-std::string underscored(std::string s) {
-    for (char& c : s)
-        if (c == '.') c = '_';
-    return s;
-}
-
-bool ends_with(const std::string& s, const char* suffix) {
-    const size_t n = std::strlen(suffix);
-    return s.size() > n && s.compare(s.size() - n, n, suffix) == 0;
-}
 
 // The module's tensor slot for a role, and its kind.
 Tensor& slot(LoraModule& m, Role role) {
@@ -83,6 +73,12 @@ std::string incomplete(const LoraModule& m) {
 
 }  // namespace
 
+std::string kohya_module_name(const std::string& prefix, std::string module_path) {
+    for (char& c : module_path)
+        if (c == '.') c = '_';
+    return prefix + module_path;
+}
+
 int64_t LoraModule::rank() const {
     switch (kind) {
         case LoraKind::LoRA: return down.defined() ? down.dim(0) : 0;
@@ -119,7 +115,7 @@ LoraFile read_lora(const std::string& path) {
                                 key, std::string(marker).substr(1));
         const Suffix* suffix = nullptr;
         for (const Suffix& s : kSuffixes)
-            if (ends_with(key, s.text)) {
+            if (key.size() > std::strlen(s.text) && key.ends_with(s.text)) {  // a module name before the suffix
                 suffix = &s;
                 break;
             }
@@ -133,7 +129,7 @@ LoraFile read_lora(const std::string& path) {
             std::string name;
             for (const auto& [from, to] : kPeftPrefixes)
                 if (module.rfind(from, 0) == 0) {
-                    name = to + underscored(module.substr(std::strlen(from)));
+                    name = kohya_module_name(to, module.substr(std::strlen(from)));
                     break;
                 }
             if (name.empty())

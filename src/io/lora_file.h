@@ -26,10 +26,10 @@ enum class LoraKind { LoRA, LoHa, LoKr };
 struct LoraModule {
     std::string name;  // canonical kohya form, e.g. "lora_unet_down_blocks_0_attentions_0_proj_in"
     LoraKind kind = LoraKind::LoRA;
-    Tensor down, up;                // LoRA, as stored (any float dtype)
-    Tensor w1a, w1b, w2a, w2b;      // LoHa's four; LoKr's decomposed factors
-    Tensor w1, w2;                  // LoKr's whole factors
-    std::optional<float> alpha;     // none: scale 1
+    Tensor down{}, up{};            // LoRA, as stored (any float dtype)
+    Tensor w1a{}, w1b{}, w2a{}, w2b{};  // LoHa's four; LoKr's decomposed factors
+    Tensor w1{}, w2{};              // LoKr's whole factors
+    std::optional<float> alpha{};   // none: scale 1
     // The rank alpha is divided by (webui's NetworkModule.dim): LoRA down's rows, LoHa w1b's, LoKr w2b's
     // else w1b's; 0 when a LoKr has no decomposed factor.
     int64_t rank() const;
@@ -41,6 +41,10 @@ struct LoraFile {
     std::string format;  // "kohya", "peft"
     std::vector<LoraModule> modules;
 };
+
+// A module's kohya name: `prefix` + its module path with '.' -> '_' (sd-scripts' lora_name.replace('.', '_')),
+// e.g. ("lora_unet_", "down_blocks.0.attentions.0.proj_in") -> "lora_unet_down_blocks_0_attentions_0_proj_in".
+std::string kohya_module_name(const std::string& prefix, std::string module_path);
 
 // Throws Error naming the file for a file that is no LoRA (a model, an embedding), incomplete or
 // mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, DoRA, IA3, full diffs; named).

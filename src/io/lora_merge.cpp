@@ -8,17 +8,6 @@
 namespace difu {
 namespace {
 
-std::string underscored(std::string s) {
-    for (char& c : s)
-        if (c == '.') c = '_';
-    return s;
-}
-
-bool ends_with(const std::string& s, const char* suffix) {
-    const size_t n = std::strlen(suffix);
-    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // The kohya prefixes of text encoder i: a single encoder is lora_te_ (kohya) or lora_te1_ (diffusers'
 // converter); SDXL's two are lora_te1_ and lora_te2_.
 std::vector<std::string> text_prefixes(size_t i, size_t count) {
@@ -111,10 +100,10 @@ Tensor update_of(const LoraModule& m) {
 std::map<std::string, LoraTarget> lora_targets(const Checkpoint& ck, const ModelConfig& cfg) {
     std::map<std::string, LoraTarget> out;
     for (const auto& [key, t] : ck.tensors) {
-        if (!ends_with(key, ".weight") && !ends_with(key, "in_proj_weight")) continue;
+        if (!key.ends_with(".weight") && !key.ends_with("in_proj_weight")) continue;
         if (key.rfind(cfg.unet_prefix, 0) == 0) {
             const std::string name = unet_diffusers_name(key.substr(cfg.unet_prefix.size()), cfg.unet.num_res_blocks);
-            if (name.size() > 7) out["lora_unet_" + underscored(name.substr(0, name.size() - 7))] = {key, 0, t.dim(0), false};
+            if (name.size() > 7) out[kohya_module_name("lora_unet_", name.substr(0, name.size() - 7))] = {key, 0, t.dim(0), false};
             continue;
         }
         for (size_t i = 0; i < cfg.text_encoders.size(); ++i) {
@@ -124,9 +113,9 @@ std::map<std::string, LoraTarget> lora_targets(const Checkpoint& ck, const Model
             const auto prefixes = text_prefixes(i, cfg.text_encoders.size());
             if (tc.naming == TextConfig::Naming::OpenClip) {
                 add_openclip_targets(out, prefixes, key, rest, tc.width);
-            } else if (ends_with(rest, ".weight")) {
-                const std::string module = "text_model_" + underscored(rest.substr(0, rest.size() - 7));
-                for (const std::string& p : prefixes) out[p + module] = {key, 0, t.dim(0), true};
+            } else if (rest.ends_with(".weight")) {
+                const std::string module = "text_model." + rest.substr(0, rest.size() - 7);
+                for (const std::string& p : prefixes) out[kohya_module_name(p, module)] = {key, 0, t.dim(0), true};
             }
         }
     }

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "io/folder_scan.h"
 #include "io/sha256.h"
 
 namespace difu {
@@ -31,11 +32,6 @@ float parse_multiplier(const std::string& text, const std::string& tag) {
     throw Error::make("extra network {}: '{}' is not a number", tag, text);
 }
 
-bool is_lora_file(const fs::path& p) {
-    const std::string ext = p.extension().string();
-    return ext == ".safetensors" || ext == ".pt" || ext == ".ckpt";
-}
-
 }  // namespace
 
 std::string strip_extra_networks(const std::string& prompt) { return std::regex_replace(prompt, tag_regex(), ""); }
@@ -44,13 +40,8 @@ LoraLibrary::LoraLibrary(std::string dir) : dir_(std::move(dir)) { refresh(); }
 
 void LoraLibrary::refresh() {
     std::map<std::string, std::string> found;
-    std::error_code ec;
-    if (!fs::is_directory(dir_, ec)) throw Error::at(dir_, "is not a folder of LoRA files");
-    for (auto it = fs::recursive_directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec) break;
-        if (it->is_regular_file(ec) && is_lora_file(it->path())) found.emplace(it->path().stem().string(), it->path().string());
-    }
+    for (const fs::path& p : files_under(dir_, {".safetensors", ".pt", ".ckpt"}, "LoRA files"))
+        found.emplace(p.stem().string(), p.string());  // a name twice: the first path in sorted order
     std::lock_guard lock(mutex_);
     by_name_ = std::move(found);
 }

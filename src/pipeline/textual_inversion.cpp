@@ -5,16 +5,12 @@
 #include <limits>
 
 #include "io/embedding_file.h"
+#include "io/folder_scan.h"
 
 namespace difu {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool is_embedding_file(const fs::path& p) {
-    const std::string ext = p.extension().string();
-    return ext == ".pt" || ext == ".safetensors" || ext == ".bin";
-}
 
 }  // namespace
 
@@ -25,15 +21,7 @@ EmbeddingLibrary::EmbeddingLibrary(std::string dir, const ModelConfig& cfg) : di
 }
 
 void EmbeddingLibrary::refresh() {
-    std::error_code ec;
-    if (!fs::is_directory(dir_, ec)) throw Error::at(dir_, "is not a folder of embeddings");
-    std::vector<fs::path> files;
-    for (auto it = fs::recursive_directory_iterator(dir_, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec) break;
-        if (it->is_regular_file(ec) && is_embedding_file(it->path())) files.push_back(it->path());
-    }
-    std::sort(files.begin(), files.end());
+    const std::vector<fs::path> files = files_under(dir_, {".pt", ".safetensors", ".bin"}, "embeddings");
     auto set = std::make_shared<EmbeddingSet>();
     const ClipTokenizer& tokenizer = ClipTokenizer::default_instance();
     for (const fs::path& p : files) {
