@@ -188,8 +188,9 @@ void add_generate_command(CLI::App& app) {
     std::string samplers;
     for (SamplerKind k : all_samplers()) samplers += (samplers.empty() ? "" : ", ") + sampler_id(k);
     cmd->add_option("--sampler", r.sampler, "Sampler: " + samplers + " (webui labels work too)")->capture_default_str();
-    cmd->add_option("--scheduler", r.scheduler, "Sigma schedule for k-diffusion samplers: discrete, karras, exponential, simple, sgm_uniform, sgm_legacy "
-                    "(SDXL reference code: starts from noise * sqrt(1 + sigma_0^2))")
+    cmd->add_option("--scheduler", r.scheduler, "Sigma schedule for k-diffusion samplers: discrete, automatic (the sampler's own as in "
+                    "webui: Karras for DPM++ 2M, exponential for the 2M/3M SDE ones), karras, exponential, simple, sgm_uniform, "
+                    "sgm_legacy (SDXL reference code: starts from noise * sqrt(1 + sigma_0^2))")
         ->capture_default_str();
     cmd->add_option("-s,--seed", r.seed, "Seed; -1 picks a random one and reports it")->capture_default_str();
     cmd->add_option_function<std::string>(

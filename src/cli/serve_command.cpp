@@ -18,6 +18,7 @@ struct ServeOptions {
     std::string model, refiner, embeddings_dir, vae, precision = "auto", api_key, api_key_file, api_auth, rate_limit;
     server::ServerConfig config;
     int max_body_mb = 50;
+    double models_memory_gb = 8;
 };
 
 server::ServerConfig build_config(ServeOptions& o) {
@@ -29,11 +30,13 @@ server::ServerConfig build_config(ServeOptions& o) {
     c.rate_limit = server::parse_rate_limit(o.rate_limit);
     c.max_body_bytes = static_cast<size_t>(o.max_body_mb) * kBytesPerMiB;
     c.limits.max_batch_count = c.limits.request.max_batch;
+    constexpr double kBytesPerGiB = 1024.0 * 1024.0 * 1024.0;
+    c.models.memory_budget_bytes = static_cast<uint64_t>(o.models_memory_gb * kBytesPerGiB);
     return c;
 }
 
 void run_serve(ServeOptions& o) {
-    const server::ServerConfig config = build_config(o);  // flag mistakes before the (slow) load
+    server::ServerConfig config = build_config(o);  // flag mistakes before the (slow) load
     const PrecisionChoice precision = choose_precision(o.precision);
     const bool default_model = o.model.empty();
     if (default_model) {
@@ -59,6 +62,11 @@ void run_serve(ServeOptions& o) {
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision));
         fmt::print(stderr, "loaded refiner {} in {:.2f} s\n", o.refiner, pipe.refiner()->load_seconds());
     }
+    config.models.precision = precision.precision;
+    config.models.prepare = [dir = o.embeddings_dir](DiffusionPipeline& p) {  // each model switched to: its own embeddings
+        if (!dir.empty()) p.set_embeddings(std::make_shared<EmbeddingLibrary>(dir, p.config()));
+        fmt::print(stderr, "loaded {} in {:.2f} s\n", p.model_path(), p.load_seconds());
+    };
     server::Server server(pipe, config);
     server.start();
     fmt::print(stderr, "difu: serving on http://{}:{}/ (webui API under /sdapi/v1; Ctrl-C stops)\n", config.host, server.port());
@@ -77,6 +85,13 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("-m,--model", o->model, "Checkpoint (.safetensors, .ckpt); default: the bundled random demo model");
     cmd->add_option("--refiner", o->refiner,
                     "A second checkpoint that requests may hand the end of their run to (refiner_checkpoint, refiner_switch_at)");
+    cmd->add_option("--models-dir", c.models.models_dir,
+                    "Folder of checkpoints (.safetensors, .ckpt, diffusers folders) that requests may switch to by name "
+                    "(sd_model_checkpoint in options or override_settings; /sdapi/v1/sd-models lists them)");
+    cmd->add_option("--models-memory-gb", o->models_memory_gb,
+                    "Memory for checkpoints switched to besides --model (estimated by their file sizes); the least recently "
+                    "used are released beyond it, the one in use is always kept")
+        ->capture_default_str()->check(CLI::Range(0.0, 1e6));
     cmd->add_option("--lora-dir", c.lora_dir, "Folder of LoRA files for webui's <lora:name:weight> prompt tags (/sdapi/v1/loras lists it)");
     cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's");
     cmd->add_option("--embeddings-dir", o->embeddings_dir, "Folder of textual-inversion embeddings prompts may name (/sdapi/v1/embeddings)");

@@ -90,8 +90,8 @@ Denoiser make_cfg_denoiser(const GuidedModel& m) {
 }
 
 EpsModel make_cfg_eps(const GuidedModel& m) {
-    return [&m](const Tensor& x, int t) {
-        auto [fu, fc] = output_halves(m, x, static_cast<float>(t), 1.0f);
+    return [&m](const Tensor& x, float t) {
+        auto [fu, fc] = output_halves(m, x, t, 1.0f);
         Tensor out = fc;
         if (fu.defined()) {
             out = Tensor::empty(x.shape());
@@ -99,7 +99,7 @@ EpsModel make_cfg_eps(const GuidedModel& m) {
             auto u = fu.f32(), c = fc.f32();
             for (size_t i = 0; i < o.size(); ++i) o[i] = u[i] + m.scale * (c[i] - u[i]);
         }
-        if (m.prediction == Prediction::V) {  // eps = sqrt(a_t) v + sqrt(1 - a_t) x
+        if (m.prediction == Prediction::V) {  // eps = sqrt(a_t) v + sqrt(1 - a_t) x, a_t at int(t) as webui's UniPC
             const double a = m.schedule.alphas_cumprod().at(static_cast<size_t>(t));
             const float sqrt_a = static_cast<float>(std::sqrt(a)), sqrt_1ma = static_cast<float>(std::sqrt(1.0 - a));
             auto o = out.f32_mut();

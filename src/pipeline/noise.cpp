@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
+#include "sampling/brownian_tree.h"
 
 namespace difu {
 namespace {
@@ -65,6 +67,26 @@ Tensor BatchNoise::next() {
     const Shape image(shape_.begin() + 1, shape_.end());
     for (size_t i = 0; i < philox_.size(); ++i) put_image(out, static_cast<int64_t>(i), philox_[i].randn(image));
     return out;
+}
+
+NoiseSampler BatchNoise::brownian(float sigma_min, float sigma_max) const {
+    auto paths = std::make_shared<std::vector<BrownianNoise>>();
+    if (source_ == RngSource::Cpu) {
+        paths->emplace_back(sigma_min, sigma_max, static_cast<uint64_t>(seed_),
+                            [shape = shape_](uint32_t s) { return TorchCpuGenerator(s).randn(shape); });
+    } else {
+        const Shape image(shape_.begin() + 1, shape_.end());
+        for (int64_t i = 0; i < shape_[0]; ++i)
+            paths->emplace_back(sigma_min, sigma_max, static_cast<uint64_t>(seed_ + i),
+                                [image](uint32_t s) { return PhiloxGenerator(s).randn(image); });
+    }
+    return [paths, shape = shape_](const Shape& s, float sigma, float sigma_next) {
+        if (s != shape) throw Error::make("a sampler asked for noise of shape {}, the latent is {}", shape_str(s), shape_str(shape));
+        if (paths->size() == 1 && shape[0] != 1) return (*paths)[0](sigma, sigma_next);
+        Tensor out = Tensor::empty(shape);
+        for (size_t i = 0; i < paths->size(); ++i) put_image(out, static_cast<int64_t>(i), (*paths)[i](sigma, sigma_next));
+        return out;
+    };
 }
 
 Tensor BatchNoise::fresh_randn(uint64_t seed, const Shape& shape) const {

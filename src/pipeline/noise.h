@@ -11,6 +11,7 @@
 // Seed resize (webui's seed_resize_from_w / h): image i's initial noise (and subnoise) is drawn at the old
 // size by a fresh generator of seed + i, then pasted centred into (or cropped from the centre onto) the
 // first draw of the image's own size, as webui's ImageRNG.first does.
+// The SDE samplers draw from Brownian trees seeded with the seed instead (see brownian()).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "core/philox_rng.h"
 #include "core/torch_rng.h"
 #include "pipeline/request.h"
+#include "sampling/denoiser.h"
 
 namespace difu {
 
@@ -34,7 +36,11 @@ public:
     BatchNoise(RngSource source, int64_t seed, const Shape& shape, const Variation& variation);
 
     Tensor first();  // the initial noise
-    Tensor next();   // each later draw of the latent's shape (ancestral and SDE samplers)
+    Tensor next();   // each later draw of the latent's shape (ancestral samplers)
+    // The SDE samplers' noise: increments of Brownian paths on [sigma_min, sigma_max] (k-diffusion's
+    // BrownianTreeNoiseSampler). Cpu (ComfyUI): one path over the whole batch, entropy = seed, torch's CPU
+    // generator; Gpu (webui): one path per image, entropy = seed + i, philox generators.
+    NoiseSampler brownian(float sigma_min, float sigma_max) const;
     // img2img: the VAE posterior's sample noise for `shape` (torch's CPU generator of the seed, after
     // the initial noise; webui draws it from torch's global generator, which no seed reproduces).
     Tensor posterior(const Shape& shape);

@@ -25,9 +25,10 @@
 #include "pipeline/vector_conditioning.h"
 #include "sampling/ddim.h"
 #include "sampling/ddpm.h"
-#include "sampling/k_samplers.h"
+#include "sampling/k_dispatch.h"
 #include "sampling/sampler_names.h"
 #include "sampling/tensor_math.h"
+#include "sampling/uni_pc.h"
 
 namespace difu {
 namespace {
@@ -251,7 +252,7 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
                                        const Tensor* init_latent, const ModelInputs& base_inputs, RefinerRun* refiner,
                                        Arena& persistent, const ProgressFn& progress, double* build) {
     const SamplerChoice sc = parse_sampler(r.sampler);
-    const SigmaScheduler sched = sc.scheduler.value_or(parse_scheduler(r.scheduler));
+    const SigmaScheduler sched = effective_scheduler(sc, parse_scheduler(r.scheduler));
     const Shape shape{r.batch_size, cfg_.unet.out_channels, r.height / 8, r.width / 8};  // the latent, not c_concat
     // The batch's variation seeds follow its seeds: image i of the request has subseed + i (webui).
     Variation variation = r.variation;
@@ -314,6 +315,7 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         if (init_latent) throw Error::make("img2img with the DDPM sampler is not supported; use ddim or a k-diffusion sampler");
         return sample_ddpm(eps_model(), *schedule_, r.steps, noise, ancestral, cb);
     }
+    if (sc.kind == SamplerKind::UniPc || sc.kind == SamplerKind::UniPcBh2) return sample_unipc_run(r, sc, noise, init_latent ? &start : nullptr, eps_model(), cb);
     if (is_compvis(sc.kind)) {
         const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, r.eta);
         int t_start = static_cast<int>(ds.timesteps.size());
@@ -327,7 +329,9 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         return sc.kind == SamplerKind::Plms ? sample_plms(eps, ds, x, t_start, cb).x
                                             : sample_ddim(eps, ds, x, t_start, ancestral, cb).x;
     }
-    std::vector<float> sigmas = make_sigmas(*schedule_, sched, r.steps);
+    const SamplerInfo& info = sampler_info(sc.kind);
+    std::vector<float> sigmas = make_sigmas(*schedule_, sched, r.steps + (info.discard_penultimate_sigma ? 1 : 0));
+    if (info.discard_penultimate_sigma) sigmas.erase(sigmas.end() - 2);  // webui / ComfyUI: steps + 1, next-to-last dropped
     Tensor x;
     if (init_latent) {  // webui img2img: sigma_sched = sigmas[steps - t_enc - 1:]; x = init + noise sigma_0
         sigmas.erase(sigmas.begin(), sigmas.begin() + (r.steps - img2img_steps - 1));
@@ -340,20 +344,30 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         return make_cfg_denoiser(*guided);
     });
     const KSamplerArgs a{d, sigmas, cb};
-    switch (sc.kind) {
-        case SamplerKind::Euler: return sample_euler(a, x);
-        case SamplerKind::EulerAncestral: return sample_euler_ancestral(a, x, ancestral);
-        case SamplerKind::Heun: return sample_heun(a, x);
-        case SamplerKind::Dpm2: return sample_dpm_2(a, x);
-        case SamplerKind::Lms: return sample_lms(a, x);
-        case SamplerKind::DpmPP2M: return sample_dpmpp_2m(a, x);
-        case SamplerKind::DpmPP2SAncestral: return sample_dpmpp_2s_ancestral(a, x, ancestral);
-        case SamplerKind::Lcm: return sample_lcm(a, x, ancestral);
-        case SamplerKind::Ddim:
-        case SamplerKind::Plms:
-        case SamplerKind::Ddpm: break;
-    }
-    throw Error::make("sampler {} has no k-diffusion loop", sampler_id(sc.kind));
+    if (info.noise != SamplerNoise::Brownian) return run_k_sampler(sc.kind, a, x, ancestral);
+    // The Brownian paths span the run's sigmas: from the smallest above 0 to the largest.
+    float sigma_min = sigmas.front(), sigma_max = sigmas.front();
+    for (float s : sigmas)
+        if (s > 0) sigma_min = std::min(sigma_min, s), sigma_max = std::max(sigma_max, s);
+    return run_k_sampler(sc.kind, a, x, draws.brownian(sigma_min, sigma_max));
+}
+
+// webui's UniPC (sd_samplers_timesteps): the DDIM timesteps decide the step count (len(range(0, T, T //
+// steps))); img2img noises the start with alphas_cumprod at timesteps[t_enc] and starts UniPC at
+// timesteps[t_enc - 1] / T + 1 / T (webui's own "likely off by a bit" choice, kept for its images).
+Tensor DiffusionPipeline::sample_unipc_run(const GenerateRequest& r, const SamplerChoice& sc, const Tensor& noise,
+                                           const Tensor* start, const EpsModel& eps, const StepCallback& cb) const {
+    const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, 0.0f);
+    const int T = schedule_->timesteps();
+    UniPcOptions options;
+    options.variant = sc.kind == SamplerKind::UniPcBh2 ? UniPcVariant::Bh2 : UniPcVariant::Bh1;
+    if (!start) return sample_unipc(eps, schedule_->alphas_cumprod(), static_cast<int>(ds.timesteps.size()), noise, 1.0, options, cb);
+    constexpr float kMaxStrength = 0.999f;  // webui's setup_img2img_steps
+    const int t_enc = static_cast<int>(std::min(r.strength, kMaxStrength) * static_cast<float>(ds.timesteps.size()));
+    if (t_enc == 0) return *start;
+    const Tensor x = ddim_stochastic_encode(ds, *start, t_enc, noise);
+    const double t_start = (ds.timesteps[static_cast<size_t>(t_enc - 1)] + 1.0) / T;
+    return sample_unipc(eps, schedule_->alphas_cumprod(), t_enc, x, t_start, options, cb);
 }
 
 // init_latent = scale_factor * (mean + exp(logvar / 2) z) for every image of the batch, with z drawn
@@ -394,7 +408,7 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     info.negative_prompt = r.negative_prompt;
     info.steps = r.steps;
     info.sampler = sampler_label(sc.kind);
-    if (!is_compvis(sc.kind)) info.schedule_type = scheduler_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
+    if (!is_compvis(sc.kind)) info.schedule_type = scheduler_label(effective_scheduler(sc, parse_scheduler(r.scheduler)));
     info.cfg_scale = r.cfg_scale;
     info.seed = seed;  // the image's own (webui, GPU rng) or its batch's (CPU rng)
     info.width = r.width;

@@ -29,6 +29,7 @@
 #include "pipeline/scheduled_conditioning.h"
 #include "pipeline/textual_inversion.h"
 #include "pipeline/request.h"
+#include "sampling/sampler_names.h"
 #include "sampling/schedule.h"
 #include "text/clip_tokenizer.h"
 
@@ -126,6 +127,8 @@ private:
     Conditioning zero_text(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, class BatchNoise& draws) const;
+    Tensor sample_unipc_run(const GenerateRequest& r, const SamplerChoice& sc, const Tensor& noise, const Tensor* start,
+                            const EpsModel& eps, const StepCallback& cb) const;
     // The prompts through this model's text encoders and (inpainting UNets) its image conditioning, for a
     // request whose size is resolved.
     ModelInputs model_inputs(const GenerateRequest& r, Arena& arena, double* build_seconds);

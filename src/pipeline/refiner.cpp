@@ -28,8 +28,8 @@ Denoiser ModelSwitch::denoiser(std::function<Denoiser()> active) {
 }
 
 EpsModel ModelSwitch::eps_model(std::function<EpsModel()> active) {
-    return [this, active = std::move(active)](const Tensor& x, int t) {
-        before_call_at_t(t);
+    return [this, active = std::move(active)](const Tensor& x, float t) {
+        before_call_at_t(static_cast<int>(t));  // UniPC's fractional timesteps: the step they fall in
         return active()(x, t);
     };
 }

@@ -11,8 +11,8 @@ namespace difu {
 // k-diffusion: D(x, sigma) for x [B, 4, h, w]; sigma the noise level of the whole batch.
 using Denoiser = std::function<Tensor(const Tensor& x, float sigma)>;
 
-// CompVis: the guided eps prediction at integer timestep t.
-using EpsModel = std::function<Tensor(const Tensor& x, int t)>;
+// CompVis: the guided eps prediction at timestep t (integer for DDIM / PLMS / DDPM, fractional for UniPC).
+using EpsModel = std::function<Tensor(const Tensor& x, float t)>;
 
 // Source of the ancestral samplers' per-step noise (sigma, sigma_next are k-diffusion's arguments).
 using NoiseSampler = std::function<Tensor(const Shape& shape, float sigma, float sigma_next)>;

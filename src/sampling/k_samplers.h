@@ -20,6 +20,18 @@ Tensor sample_dpm_2(const KSamplerArgs& a, Tensor x);
 Tensor sample_lms(const KSamplerArgs& a, Tensor x, int order = 4);
 Tensor sample_dpmpp_2m(const KSamplerArgs& a, Tensor x);
 Tensor sample_dpmpp_2s_ancestral(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise, float eta = 1.0f);
+Tensor sample_dpm_2_ancestral(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise, float eta = 1.0f);
+// The SDE samplers; `noise` is meant to be Brownian (see brownian_tree.h), any unit normal source works.
+enum class SdeSolver { Midpoint, Heun };
+Tensor sample_dpmpp_sde(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise, float eta = 1.0f);
+Tensor sample_dpmpp_2m_sde(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise, SdeSolver solver = SdeSolver::Midpoint,
+                           float eta = 1.0f);
+Tensor sample_dpmpp_3m_sde(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise, float eta = 1.0f);
+// DPM-Solver fast (n model calls) and adaptive, from sigma_max down to sigma_min (> 0; no final denoise).
+Tensor sample_dpm_fast(const Denoiser& model, Tensor x, float sigma_min, float sigma_max, int n, const StepCallback& cb,
+                       const NoiseSampler& noise, float eta = 0.0f);
+Tensor sample_dpm_adaptive(const Denoiser& model, Tensor x, float sigma_min, float sigma_max, const StepCallback& cb,
+                           const NoiseSampler& noise, float eta = 0.0f);
 // LCM (latent consistency models): x = D(x, sigma_i), then re-noised to sigma_{i+1}.
 Tensor sample_lcm(const KSamplerArgs& a, Tensor x, const NoiseSampler& noise);
 

@@ -126,19 +126,21 @@ std::vector<float> sgm_legacy_sigmas(const DiscreteSchedule& s, int n) {
 SigmaScheduler parse_scheduler(const std::string& name) {
     std::string s;
     for (char c : name) s += c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (s == "discrete" || s == "automatic" || s == "normal" || s == "default") return SigmaScheduler::Discrete;
+    if (s == "automatic") return SigmaScheduler::Automatic;
+    if (s == "discrete" || s == "normal" || s == "default" || s == "uniform") return SigmaScheduler::Discrete;
     if (s == "karras") return SigmaScheduler::Karras;
     if (s == "exponential") return SigmaScheduler::Exponential;
     if (s == "simple") return SigmaScheduler::Simple;
     if (s == "sgm_uniform") return SigmaScheduler::SgmUniform;
     if (s == "sgm_legacy") return SigmaScheduler::SgmLegacy;
-    throw Error::make("unknown scheduler '{}' (known: discrete, karras, exponential, simple, sgm_uniform, sgm_legacy)",
+    throw Error::make("unknown scheduler '{}' (known: automatic, discrete, karras, exponential, simple, sgm_uniform, sgm_legacy)",
                       name);
 }
 
 std::vector<float> make_sigmas(const DiscreteSchedule& s, SigmaScheduler kind, int steps) {
     if (steps < 1) throw Error::make("steps must be at least 1, got {}", steps);
     switch (kind) {
+        case SigmaScheduler::Automatic:
         case SigmaScheduler::Discrete: return s.discrete_sigmas(steps);
         case SigmaScheduler::Karras: return karras_sigmas(steps, s.sigma_min(), s.sigma_max());
         case SigmaScheduler::Exponential: return exponential_sigmas(steps, s.sigma_min(), s.sigma_max());
@@ -156,6 +158,7 @@ std::string scheduler_label(SigmaScheduler kind) {
         case SigmaScheduler::Simple: return "Simple";
         case SigmaScheduler::SgmUniform: return "SGM Uniform";
         case SigmaScheduler::SgmLegacy: return "SGM Legacy";  // not one of webui's; named for what it is
+        case SigmaScheduler::Automatic:
         case SigmaScheduler::Discrete: break;
     }
     return "";

@@ -52,8 +52,9 @@ std::vector<float> sgm_uniform_sigmas(const DiscreteSchedule& s, int n);
 // int(linspace(999, 0, n, endpoint=False)) (999, 874, ..., 124 for n = 8), their sigmas, then 0.
 std::vector<float> sgm_legacy_sigmas(const DiscreteSchedule& s, int n);
 
-enum class SigmaScheduler { Discrete, Karras, Exponential, Simple, SgmUniform, SgmLegacy };
-// "discrete"/"automatic", "karras", "exponential", "simple", "sgm_uniform", "sgm_legacy" (webui labels too)
+// Automatic: the sampler's own choice (see effective_scheduler), the model's sigmas where it has none.
+enum class SigmaScheduler { Automatic, Discrete, Karras, Exponential, Simple, SgmUniform, SgmLegacy };
+// "automatic", "discrete", "karras", "exponential", "simple", "sgm_uniform", "sgm_legacy" (webui labels too)
 SigmaScheduler parse_scheduler(const std::string& name);
 std::vector<float> make_sigmas(const DiscreteSchedule& s, SigmaScheduler kind, int steps);
 // webui's "Schedule type" label; "" for the model's own (webui's "Automatic" writes none).

@@ -48,11 +48,14 @@ void log_job(ServerState& s, const JobContext& ctx, const GenerateRequest& r, co
 }
 
 // On the worker thread: the generation, its metrics and its log line.
-void run_job(ServerState& s, const GenerateRequest& r, JobContext& ctx, GenerationOutcome& out) {
+void run_job(ServerState& s, const GenerateRequest& r, const std::string& checkpoint, JobContext& ctx,
+             GenerationOutcome& out, ModelInfo& model) {
     const auto t0 = Clock::now();
     GenerationSample g;
     try {
-        out = run_generation(s.pipe, r, ctx);
+        auto [pipe, info] = s.models.acquire(checkpoint);  // loads it on first use (the queue keeps the order)
+        model = info;
+        out = run_generation(*pipe, r, ctx);
     } catch (const std::exception& e) {
         g.seconds = since(t0);
         g.outcome = "failed";
@@ -72,15 +75,18 @@ void run_job(ServerState& s, const GenerateRequest& r, JobContext& ctx, Generati
 void generate(ServerState& s, GenerationKind kind, const Request& req, Response& res) {
     if (s.queue.full()) return reply_queue_full(s, res);  // before parsing: a busy server stays cheap to ask
     const Json body = parse_json_object(req.body);
-    const WebuiRequest w = parse_webui_request(body, kind, s.options.get(), s.model, s.config.limits,
+    const WebuiRequest w = parse_webui_request(body, kind, s.options.get(), s.model, s.find_model(), s.config.limits,
                                                  s.refiner ? &*s.refiner : nullptr, s.loras.get());
     auto out = std::make_shared<GenerationOutcome>();
+    auto model = std::make_shared<ModelInfo>(w.model);
     // The job owns copies of what it needs: if this request's client goes away, the handler still
     // waits here, and the worker finishes the job either way.
-    auto done = s.queue.try_submit([&s, r = w.request, out](JobContext& ctx) { run_job(s, r, ctx, *out); });
+    auto done = s.queue.try_submit([&s, r = w.request, checkpoint = w.model.filename, out, model](JobContext& ctx) {
+        run_job(s, r, checkpoint, ctx, *out, *model);
+    });
     if (!done) return reply_queue_full(s, res);
     done->get();  // rethrows what the job threw
-    send_json(res, generation_response(w, *out, s.model));
+    send_json(res, generation_response(w, *out, *model));
 }
 
 // webui's progress: 0.01 as soon as a job runs, then the batches done plus the current batch's steps.

@@ -1,5 +1,7 @@
 // server/model_info.h — the loaded checkpoint as webui's /sdapi/v1/sd-models and infotexts name it.
 #pragma once
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "pipeline/pipeline.h"
@@ -12,7 +14,7 @@ struct ModelInfo {
     std::string hash;        // first 10 hex digits of the file's SHA-256 (webui's shorthash)
     std::string sha256;      // all 64
     std::string filename;    // absolute path
-    std::string vae_name, vae_hash;  // the external VAE (serve --vae): file name and short hash; "" = the model's
+    std::string vae_name{}, vae_hash{};  // the external VAE (serve --vae): file name and short hash; "" = the model's
 };
 
 // Hashes the file (once, at start-up, so no request waits for it) and fills the pipeline's own
@@ -22,5 +24,9 @@ ModelInfo describe_model(DiffusionPipeline& pipe);
 // Whether `name` designates this model the ways webui accepts for sd_model_checkpoint: its title,
 // file name, name without extension, short or full hash.
 bool names_model(const ModelInfo& m, const std::string& name);
+
+// The checkpoint a client's name designates (ModelCatalog::find), or nullopt: what request parsing
+// and the options store need of the server's checkpoints.
+using CheckpointResolver = std::function<std::optional<ModelInfo>(const std::string& name)>;
 
 }  // namespace difu::server

@@ -16,7 +16,7 @@ bool equals_ignore_case(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void check_option(const std::string& key, const Json& value, const ModelInfo& model, const std::string& where) {
+void check_option(const std::string& key, const Json& value, const CheckpointResolver& find_model, const std::string& where) {
     const Json holder = {{key, value}};
     const FieldReader f(holder, where);
     if (key == "randn_source") {
@@ -30,13 +30,13 @@ void check_option(const std::string& key, const Json& value, const ModelInfo& mo
         if (v && !(*v >= 0 && *v <= 1)) throw bad_request(fmt::format("{}eta_ddim: must be between 0 and 1, got {}", where, *v));
     } else if (key == "sd_model_checkpoint") {
         const auto v = f.string("sd_model_checkpoint");
-        if (v && !names_model(model, *v))
-            throw bad_request(fmt::format("{}sd_model_checkpoint: '{}' is not loaded; this server serves '{}'", where, *v,
-                                          model.title));
+        if (v && !find_model(*v))
+            throw bad_request(fmt::format("{}sd_model_checkpoint: no checkpoint '{}' (GET /sdapi/v1/sd-models lists them; "
+                                          "difu serve --models-dir DIR serves a folder of them)", where, *v));
     }
 }
 
-OptionsStore::OptionsStore(const ModelInfo& model) : model_(model) {
+OptionsStore::OptionsStore(const ModelInfo& model, CheckpointResolver find_model) : find_model_(std::move(find_model)) {
     // The settings webui clients read on start-up, at webui's defaults (and the loaded model).
     values_ = {
         {"sd_model_checkpoint", model.title},
@@ -61,7 +61,7 @@ Json OptionsStore::get() const {
 
 void OptionsStore::update(const Json& changes) {
     if (!changes.is_object()) throw bad_request("options must be a JSON object, got " + describe_json(changes));
-    for (const auto& [key, value] : changes.items()) check_option(key, value, model_, "");
+    for (const auto& [key, value] : changes.items()) check_option(key, value, find_model_, "");
     std::lock_guard lock(mutex_);
     Json next = values_;
     next.update(changes);

@@ -18,8 +18,15 @@ using httplib::Response;
 
 Json samplers() {
     Json out = Json::array();
-    for (SamplerKind k : all_samplers())
-        out.push_back({{"name", sampler_label(k)}, {"aliases", {sampler_id(k)}}, {"options", Json::object()}});
+    for (SamplerKind k : all_samplers()) {
+        const SamplerInfo& info = sampler_info(k);
+        Json options = Json::object();  // webui's sampler options, as the strings its API sends
+        if (info.automatic) options["scheduler"] = info.automatic == SigmaScheduler::Karras ? "karras" : "exponential";
+        if (info.discard_penultimate_sigma) options["discard_next_to_last_sigma"] = "True";
+        if (info.calls_per_step > 1) options["second_order"] = "True";
+        if (info.noise == SamplerNoise::Brownian) options["brownian_noise"] = "True";
+        out.push_back({{"name", sampler_label(k)}, {"aliases", {sampler_id(k)}}, {"options", options}});
+    }
     return out;
 }
 
@@ -28,18 +35,22 @@ Json schedulers() {  // webui's sd_schedulers entries for the schedules difu has
     auto entry = [](const char* name, const char* label, double rho, bool inner) {
         return Json{{"name", name}, {"label", label}, {"aliases", nullptr}, {"default_rho", rho}, {"need_inner_model", inner}};
     };
-    return Json::array({entry("automatic", "Automatic", -1, false), entry("karras", "Karras", kKarrasRho, false),
+    return Json::array({entry("automatic", "Automatic", -1, false), entry("uniform", "Uniform", -1, true),
+                        entry("karras", "Karras", kKarrasRho, false),
                         entry("exponential", "Exponential", -1, false), entry("sgm_uniform", "SGM Uniform", -1, true),
                         entry("simple", "Simple", -1, true), entry("sgm_legacy", "SGM Legacy", -1, true)});
 }
 
-// The served model, then the refiner (webui lists every checkpoint it could load).
-Json sd_models(const ModelInfo& m, const std::optional<ModelInfo>& refiner) {
+// The served checkpoints (--model first, then --models-dir's), then the refiner. A checkpoint not
+// loaded yet has no hash (null), as in webui before it hashes a file.
+Json sd_models(const std::vector<ModelInfo>& models, const std::optional<ModelInfo>& refiner) {
     Json list = Json::array();
-    for (const ModelInfo* i : {&m, refiner ? &*refiner : nullptr})
-        if (i)
-            list.push_back({{"title", i->title}, {"model_name", i->model_name}, {"hash", i->hash}, {"sha256", i->sha256},
-                            {"filename", i->filename}, {"config", nullptr}});
+    auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+    std::vector<ModelInfo> all = models;
+    if (refiner) all.push_back(*refiner);
+    for (const ModelInfo& i : all)
+        list.push_back({{"title", i.title}, {"model_name", i.model_name}, {"hash", or_null(i.hash)}, {"sha256", or_null(i.sha256)},
+                        {"filename", i.filename}, {"config", nullptr}});
     return list;
 }
 
@@ -101,7 +112,11 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
     };
     get("/sdapi/v1/samplers", samplers);
     get("/sdapi/v1/schedulers", schedulers);
-    get("/sdapi/v1/sd-models", [&s] { return sd_models(s.model, s.refiner); });
+    get("/sdapi/v1/sd-models", [&s] { return sd_models(s.models.list(), s.refiner); });
+    add_route(http, s, "POST", "/sdapi/v1/refresh-checkpoints", [&s](const Request&, Response& res) {
+        s.models.refresh();
+        send_json(res, nullptr);
+    });
     // webui's Lora extension: name, alias, path, metadata of every file in the folder (none without one).
     get("/sdapi/v1/loras", [&s] {
         Json list = Json::array();

@@ -10,6 +10,7 @@
 #include "pipeline/pipeline.h"
 #include "server/access_log.h"
 #include "server/limits.h"
+#include "server/model_catalog.h"
 #include "server/webui_request.h"
 
 namespace difu::server {
@@ -23,6 +24,7 @@ struct ServerConfig {
     size_t max_body_bytes = size_t{50} << 20;
     ServerLimits limits;
     std::string lora_dir;            // LoRA files for <lora:name:...> prompt tags ("" = none)
+    CatalogConfig models;            // --models-dir: the checkpoints clients may switch to
     LogSink log = stderr_sink();     // nullptr: no log
 };
 

@@ -12,6 +12,7 @@
 #include "server/job_queue.h"
 #include "server/limits.h"
 #include "server/metrics.h"
+#include "server/model_catalog.h"
 #include "server/model_info.h"
 #include "server/options_store.h"
 #include "server/server.h"
@@ -20,14 +21,20 @@ namespace difu::server {
 
 struct ServerState {
     ServerState(DiffusionPipeline& p, ServerConfig c)
-        : pipe(p), config(std::move(c)), model(describe_model(p)),
+        : pipe(p), config(std::move(c)), models(p, config.models), model(models.first()),
           refiner(p.refiner() ? std::optional<ModelInfo>(describe_model(*p.refiner())) : std::nullopt),
-          loras(config.lora_dir.empty() ? nullptr : std::make_unique<LoraLibrary>(config.lora_dir)), queue(config.queue_size), options(model),
+          loras(config.lora_dir.empty() ? nullptr : std::make_unique<LoraLibrary>(config.lora_dir)), queue(config.queue_size),
+          options(model, find_model()),
           limiter(config.rate_limit), log(config.log) {}
 
-    DiffusionPipeline& pipe;
+    CheckpointResolver find_model() const {
+        return [this](const std::string& name) { return models.find(name); };
+    }
+
+    DiffusionPipeline& pipe;  // the --model checkpoint's
     const ServerConfig config;
-    const ModelInfo model;
+    ModelCatalog models;
+    const ModelInfo model;  // the --model checkpoint
     const std::optional<ModelInfo> refiner;  // difu serve --refiner
     const std::unique_ptr<LoraLibrary> loras;  // difu serve --lora-dir
     JobQueue queue;

@@ -20,6 +20,7 @@ struct Settings {
     int clip_skip = 1;
     double eta_ddim = 0;
     RngSource rng = RngSource::Gpu;  // webui's default randn_source, "GPU"
+    std::optional<std::string> checkpoint;  // sd_model_checkpoint
 };
 
 bool applied_option(const std::string& key) {
@@ -31,15 +32,16 @@ void apply_settings(const Json& object, const std::string& where, Settings& s) {
     if (auto v = f.integer("CLIP_stop_at_last_layers", 1, 12)) s.clip_skip = static_cast<int>(*v);
     if (auto v = f.number("eta_ddim")) s.eta_ddim = *v;
     if (auto v = f.string("randn_source")) s.rng = parse_rng_source(*v);  // check_option let only known names through
+    if (auto v = f.string("sd_model_checkpoint")) s.checkpoint = *v;
 }
 
-Settings read_settings(const Json& options, const Json* overrides, const ModelInfo& model,
+Settings read_settings(const Json& options, const Json* overrides, const CheckpointResolver& find_model,
                        std::vector<std::string>& ignored) {
     Settings s;
     apply_settings(options, "options.", s);
     if (!overrides) return s;
     for (const auto& [key, value] : overrides->items()) {
-        check_option(key, value, model, "override_settings.");
+        check_option(key, value, find_model, "override_settings.");
         if (!applied_option(key)) ignored.push_back("override_settings." + key);
     }
     apply_settings(*overrides, "override_settings.", s);
@@ -50,7 +52,7 @@ Settings read_settings(const Json& options, const Json* overrides, const ModelIn
 SamplerChoice read_sampler(const FieldReader& f, GenerateRequest& r) {
     const char* field = f.has("sampler_name") ? "sampler_name" : "sampler_index";
     r.sampler = f.string(field).value_or(kWebuiDefaultSampler);
-    if (auto s = f.string("scheduler")) r.scheduler = *s;
+    r.scheduler = f.string("scheduler").value_or("automatic");  // webui's default: the sampler's own
     try {
         (void)parse_scheduler(r.scheduler);
     } catch (const Error& e) {
@@ -142,16 +144,26 @@ Image decode_base64_image(const std::string& text, const std::string& name) {
     }
 }
 
-WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
-                                 const ServerLimits& limits, const ModelInfo* refiner, const LoraLibrary* loras) {
+WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& first,
+                                 const CheckpointResolver& find_model, const ServerLimits& limits, const ModelInfo* refiner,
+                                 const LoraLibrary* loras) {
     WebuiRequest out;
     GenerateRequest& r = out.request;
     const FieldReader f(body);
     out.ignored_fields = ignored_fields(body, kind);
     read_fields(f, kind, r);
-    const Settings s = read_settings(options, f.object("override_settings"), model, out.ignored_fields);
+    const Settings s = read_settings(options, f.object("override_settings"), find_model, out.ignored_fields);
+    out.model = first;
+    if (s.checkpoint) {
+        const std::optional<ModelInfo> m = find_model(*s.checkpoint);
+        if (!m) throw bad_request(fmt::format("sd_model_checkpoint: no checkpoint '{}' (refresh-checkpoints removed it?)", *s.checkpoint));
+        out.model = *m;
+    }
     const SamplerChoice sc = read_sampler(f, r);
     read_refiner(f, refiner, r);
+    if (r.refiner_switch_at && out.model.filename != first.filename)
+        throw bad_request(fmt::format("refiner_checkpoint: the refiner (difu serve --refiner) follows the --model checkpoint "
+                                      "'{}' only, not '{}'", first.title, out.model.title));
     read_eta(f, sc, s, r, out.ignored_fields);
     r.rng = s.rng;
     r.clip_skip = s.clip_skip;

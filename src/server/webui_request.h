@@ -18,6 +18,7 @@ struct WebuiRequest {
     std::vector<std::string> ignored_fields;  // named in the response's info
     Json parameters;                          // the response's echo: webui's defaults, the client's fields over them
     bool send_images = true;                  // webui's send_images: false answers without the pictures
+    ModelInfo model;                          // the checkpoint to run: sd_model_checkpoint (override, then options)
 };
 
 // Limits the server puts on one request, over what validate_request checks.
@@ -27,12 +28,13 @@ struct ServerLimits {
 };
 
 // Throws ApiError 400 naming the field for a wrong type, a bad value, bad base64 or an init image
-// that does not decode. `options` is the server's settings object (OptionsStore::get()); `refiner` the
+// that does not decode. `options` is the server's settings object (OptionsStore::get()); `find_model`
+// resolves its sd_model_checkpoint (and the override's), `first` when neither names one; `refiner` the
 // refiner it holds (refiner_checkpoint must name it), if any; `loras` the folder the prompt's
 // <lora:name:...> tags are looked up in (none: such a tag is a 400).
-WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& model,
-                                 const ServerLimits& limits, const ModelInfo* refiner = nullptr,
-                                 const LoraLibrary* loras = nullptr);
+WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& first,
+                                 const CheckpointResolver& find_model, const ServerLimits& limits,
+                                 const ModelInfo* refiner = nullptr, const LoraLibrary* loras = nullptr);
 
 // Decodes a base64 (or data URL) image; `name` is the field, e.g. "init_images[0]". Throws ApiError 400.
 Image decode_base64_image(const std::string& text, const std::string& name);

@@ -12,7 +12,7 @@ Json repeated(const std::string& s, size_t n) { return Json(std::vector<std::str
 
 std::string schedule_label(const GenerateRequest& r, const SamplerChoice& sc) {
     if (is_compvis(sc.kind)) return "";
-    const std::string label = scheduler_label(sc.scheduler.value_or(parse_scheduler(r.scheduler)));
+    const std::string label = scheduler_label(effective_scheduler(sc, parse_scheduler(r.scheduler)));
     return label.empty() ? "Automatic" : label;
 }
 

@@ -114,8 +114,11 @@ TEST(CheckpointConvert, SdxlFolderReadsBackToTheSameTensorsAndImage) {
         EXPECT_TRUE(same_bytes(t, single.get(name))) << name;
         ++compared;
     }
-    for (const auto& [name, t] : single.tensors)  // only what diffusers does not keep is missing
-        if (!back.has(name)) EXPECT_NE(name.find("logit_scale"), std::string::npos) << name;
+    for (const auto& [name, t] : single.tensors) {  // only what diffusers does not keep is missing
+        if (!back.has(name)) {
+            EXPECT_NE(name.find("logit_scale"), std::string::npos) << name;
+        }
+    }
     EXPECT_GT(compared, 100u);
     const ModelConfig again = detect_model(back);
     EXPECT_EQ(again.family, cfg.family);

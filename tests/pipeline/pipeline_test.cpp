@@ -79,19 +79,68 @@ TEST(Pipeline, PromptsOfDifferentLengthsArePaddedWithTheEmptyPrompt) {
 }
 
 TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
-    for (const char* sampler : {"euler", "euler_a", "heun", "dpm2", "lms", "dpmpp_2m", "DPM++ 2S a", "ddim", "plms", "lcm", "ddpm"}) {
+    for (SamplerKind kind : all_samplers()) {
+        const std::string sampler = sampler_label(kind);  // webui's label, as a client sends it
         GenerateRequest r = small_request();
         r.sampler = sampler;
-        int last = 0, calls = 0;
+        int last = 0, calls = 0, total = 0;
         GenerateResult res = pipe().generate(r, [&](const ProgressInfo& p) {
-            if (p.phase == "sampling") { last = p.step; ++calls; EXPECT_EQ(p.steps, r.steps); }
+            if (p.phase == "sampling") last = p.step, total = p.steps, ++calls;
             return true;
         });
         ASSERT_EQ(res.images.size(), 1u) << sampler;
         EXPECT_EQ(res.images[0].image.width, 128);
-        EXPECT_EQ(last, r.steps) << sampler;
-        EXPECT_EQ(calls, r.steps) << sampler;
+        EXPECT_EQ(last, total) << sampler;  // the bar ends full
+        EXPECT_EQ(calls, total) << sampler;
+        // DPM fast reports its solver steps (4 model calls: one third-order and one first-order step);
+        // DPM adaptive picks its own.
+        if (kind == SamplerKind::DpmFast) EXPECT_EQ(total, 2);
+        else if (kind != SamplerKind::DpmAdaptive) EXPECT_EQ(total, r.steps) << sampler;
     }
+}
+
+TEST(Pipeline, AutomaticScheduleIsTheSamplersOwnAsWebuis) {
+    // webui 1.10: "DPM++ 2M" with the Automatic schedule runs on Karras sigmas, "DPM++ 2M SDE" on
+    // exponential ones, "Euler" on the model's own; a name that carries a schedule wins.
+    auto sched = [](const char* sampler, const char* scheduler) {
+        return effective_scheduler(parse_sampler(sampler), parse_scheduler(scheduler));
+    };
+    EXPECT_EQ(sched("DPM++ 2M", "Automatic"), SigmaScheduler::Karras);
+    EXPECT_EQ(sched("DPM++ 2M SDE", "automatic"), SigmaScheduler::Exponential);
+    EXPECT_EQ(sched("DPM++ 3M SDE", "Automatic"), SigmaScheduler::Exponential);
+    EXPECT_EQ(sched("Euler", "Automatic"), SigmaScheduler::Discrete);
+    EXPECT_EQ(sched("DPM++ 2M", "Uniform"), SigmaScheduler::Discrete);
+    EXPECT_EQ(sched("DPM++ 2M Karras", "exponential"), SigmaScheduler::Karras);
+    // The same request through the pipeline: Automatic and Karras give the same image for DPM++ 2M.
+    GenerateRequest r = small_request();
+    r.sampler = "DPM++ 2M";
+    r.scheduler = "Automatic";
+    const GenerateResult automatic = pipe().generate(r);
+    r.scheduler = "Karras";
+    EXPECT_EQ(pipe().generate(r).images[0].image.pixels, automatic.images[0].image.pixels);
+    EXPECT_NE(automatic.images[0].infotext.find("Schedule type: Karras"), std::string::npos) << automatic.images[0].infotext;
+}
+
+TEST(Pipeline, SdeNoiseFollowsEachImagesSeedWhateverTheBatch) {
+    // webui seeds one Brownian tree per image (seed + i) so that an SDE image does not depend on its
+    // batch: image 1 of a batch of two at seed 42 is the single image of seed 43 (GPU rng).
+    GenerateRequest r = small_request();
+    r.sampler = "DPM++ 2M SDE";
+    r.rng = RngSource::Gpu;
+    r.batch_size = 2;
+    const GenerateResult batch = pipe().generate(r);
+    r.batch_size = 1;
+    r.seed = 43;
+    const GenerateResult single = pipe().generate(r);
+    ASSERT_EQ(batch.images.size(), 2u);
+    const auto& a = batch.images[1].image.pixels;
+    const auto& b = single.images[0].image.pixels;
+    ASSERT_EQ(a.size(), b.size());
+    int worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(int(a[i]) - int(b[i])));
+    EXPECT_LE(worst, 1);  // the UNet's batch of 2 vs 1 may round differently, nothing more
+    // And the noise is used: another seed is another image.
+    EXPECT_NE(batch.images[0].image.pixels, b);
 }
 
 TEST(Pipeline, InfotextDescribesTheImage) {

@@ -149,6 +149,29 @@ TEST(ServerApi, Img2ImgFromTheFixturesInitImageMatchesThePipeline) {
     EXPECT_TRUE(res["parameters"]["init_images"].is_null());
 }
 
+TEST(ServerApi, WebuisSamplerTestsPassAndSdeImagesMatchThePipeline) {
+    // webui's test/test_txt2img.py posts sampler_index PLMS, DDIM and UniPC and expects 200; the SDE
+    // sampler, with webui's Automatic (exponential) schedule, must give the pipeline's image.
+    RunningServer s;
+    auto cli = s.client();
+    for (const char* sampler : {"PLMS", "DDIM", "UniPC", "DPM++ 2M SDE", "DPM++ 3M SDE", "DPM fast", "DPM adaptive"}) {
+        Json body = txt2img_body();
+        body.erase("sampler_name");
+        body["sampler_index"] = sampler;
+        const Json res = post_json(cli, "/sdapi/v1/txt2img", body);
+        ASSERT_EQ(res["images"].size(), 1u) << sampler;
+        EXPECT_EQ(Json::parse(res["info"].get<std::string>())["sampler_name"], sampler);
+        if (std::string(sampler) == "DPM++ 2M SDE") {
+            GenerateRequest r = reference_request();
+            r.sampler = sampler;
+            r.scheduler = "exponential";
+            const GeneratedImage want = tiny_pipe().generate(r).images.at(0);
+            EXPECT_EQ(decode_image("response", decode_b64(res["images"][0])).pixels, want.image.pixels);
+            EXPECT_NE(want.infotext.find("Schedule type: Exponential"), std::string::npos) << want.infotext;
+        }
+    }
+}
+
 TEST(ServerApi, ProgressMovesWhileAJobRunsAndInterruptStopsIt) {
     RunningServer s;
     auto worker = std::async(std::launch::async, [&] {
@@ -238,9 +261,16 @@ TEST(ServerApi, ListsThatWebuiClientsPollAnswer) {
         EXPECT_TRUE(x["aliases"].is_array());
         EXPECT_TRUE(x["options"].is_object());
     }
-    for (const char* want : {"Euler", "Euler a", "DPM++ 2M", "DDIM", "Heun"})
+    for (const char* want : {"Euler", "Euler a", "DPM++ 2M", "DDIM", "Heun", "UniPC", "DPM++ 2M SDE", "DPM++ 3M SDE", "DPM2 a",
+                             "DPM fast", "DPM adaptive", "DPM++ SDE"})
         EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
-    EXPECT_EQ(get_json(cli, "/sdapi/v1/schedulers")[1]["label"], "Karras");
+    for (const auto& x : samplers)  // webui's options: the automatic schedule and the noise
+        if (x["name"] == "DPM++ 2M SDE") {
+            EXPECT_EQ(x["options"], Json({{"scheduler", "exponential"}, {"brownian_noise", "True"}}));
+        }
+    const Json schedulers = get_json(cli, "/sdapi/v1/schedulers");
+    EXPECT_EQ(schedulers[0]["label"], "Automatic");
+    EXPECT_TRUE(std::any_of(schedulers.begin(), schedulers.end(), [](const Json& x) { return x["label"] == "Karras"; }));
     const Json models = get_json(cli, "/sdapi/v1/sd-models");
     ASSERT_EQ(models.size(), 1u);
     EXPECT_EQ(models[0]["title"], "model.safetensors [2b80e894a9]");

@@ -60,7 +60,7 @@ std::vector<Case> malformed_requests() {
         {"cfg_scale negative", t2i, R"({"cfg_scale": -1})", 400},
         {"unknown sampler", t2i, R"({"sampler_name": "Nope"})", 400},
         {"sampler is a number", t2i, R"({"sampler_name": 3})", 400},
-        {"unknown scheduler", t2i, R"({"scheduler": "Uniform"})", 400},
+        {"unknown scheduler", t2i, R"({"scheduler": "Polyexponential"})", 400},
         {"batch too large", t2i, R"({"batch_size": 100})", 400},
         {"n_iter zero", t2i, R"({"n_iter": 0})", 400},
         {"n_iter too large", t2i, R"({"n_iter": 100})", 400},

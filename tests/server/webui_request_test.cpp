@@ -18,8 +18,13 @@ const ModelInfo& model() {
     return m;
 }
 
+// A server with one checkpoint: it answers to webui's names of it.
+std::optional<ModelInfo> find_model(const std::string& name) {
+    return names_model(model(), name) ? std::optional<ModelInfo>(model()) : std::nullopt;
+}
+
 WebuiRequest parse(const Json& body, GenerationKind kind = GenerationKind::Txt2Img, const Json& options = Json::object()) {
-    return parse_webui_request(body, kind, options, model(), ServerLimits{});
+    return parse_webui_request(body, kind, options, model(), find_model, ServerLimits{});
 }
 
 // The 400's detail, or "" when the body was accepted.
@@ -126,7 +131,7 @@ TEST(ServerWebuiRequest, WrongValuesAreRefusedNamingTheField) {
         {{{"height", -64}}, "height must be between 64 and 2048"},
         {{{"cfg_scale", 1e39}}, "cfg scale must be between 0 and 100"},
         {{{"sampler_name", "Bogus"}}, "sampler_name: unknown sampler 'Bogus'"},
-        {{{"scheduler", "Uniform"}}, "scheduler: unknown scheduler 'Uniform'"},
+        {{{"scheduler", "Polyexponential"}}, "scheduler: unknown scheduler 'Polyexponential'"},
         {{{"batch_size", 9}}, "batch size must be between 1 and 8"},
         {{{"n_iter", 9}}, "n_iter must be between 1 and 8"},
         {{{"seed", -2}}, "seed must be -1"},
@@ -135,7 +140,7 @@ TEST(ServerWebuiRequest, WrongValuesAreRefusedNamingTheField) {
         {{{"override_settings", {{"randn_source", "TPU"}}}}, "override_settings.randn_source: 'TPU' is not one of"},
         {{{"subseed_strength", 1.5}}, "variation strength must be between 0 and 1"},
         {{{"override_settings", {{"CLIP_stop_at_last_layers", 13}}}}, "override_settings.CLIP_stop_at_last_layers: 13 is out of range"},
-        {{{"override_settings", {{"sd_model_checkpoint", "sdxl.safetensors"}}}}, "is not loaded"},
+        {{{"override_settings", {{"sd_model_checkpoint", "sdxl.safetensors"}}}}, "no checkpoint 'sdxl.safetensors'"},
         {{{"override_settings", "x"}}, "override_settings: expected an object"},
     };
     for (const auto& [body, expected] : cases)
@@ -162,7 +167,7 @@ TEST(ServerWebuiRequest, Img2ImgDecodesTheFirstInitImageAsBase64OrDataUrl) {
 }
 
 TEST(ServerWebuiRequest, OptionsKeepEveryKeyAndRefuseWhatDifuCannotDo) {
-    OptionsStore store(model());
+    OptionsStore store(model(), find_model);
     EXPECT_EQ(store.get()["randn_source"], "GPU");
     EXPECT_EQ(store.get()["sd_model_checkpoint"], model().title);
     store.update({{"some_extension_setting", {1, 2, 3}}, {"CLIP_stop_at_last_layers", 2}, {"sd_model_checkpoint", "model"}});
@@ -178,7 +183,7 @@ TEST(ServerWebuiRequest, RefinerFieldsNameTheServersRefiner) {
     const ModelInfo refiner{"refiner.safetensors [7440042bbd]", "refiner", "7440042bbd", std::string(64, 'b'),
                             "/m/refiner.safetensors"};
     auto with_refiner = [&](const Json& body) {
-        return parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), ServerLimits{}, &refiner);
+        return parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), find_model, ServerLimits{}, &refiner);
     };
     // None, "" and "None" mean no refiner, as in webui; they are no ignored fields either.
     for (const Json& none : {Json(nullptr), Json(""), Json("None")}) {
@@ -195,7 +200,7 @@ TEST(ServerWebuiRequest, RefinerFieldsNameTheServersRefiner) {
     EXPECT_FLOAT_EQ(*with_refiner({{"refiner_checkpoint", "refiner"}}).request.refiner_switch_at, 0.8f);  // webui's default
     auto refused = [&](const Json& body, const ModelInfo* r) {
         try {
-            (void)parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), ServerLimits{}, r);
+            (void)parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), find_model, ServerLimits{}, r);
             return std::string();
         } catch (const ApiError& e) {
             EXPECT_EQ(e.status(), 400);
