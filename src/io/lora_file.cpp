@@ -11,7 +11,7 @@ namespace difu {
 namespace {
 
 // Suffix -> the tensor of a module it is.
-enum class Role { Down, Up, Alpha, HadaW1A, HadaW1B, HadaW2A, HadaW2B, LokrW1, LokrW1A, LokrW1B, LokrW2, LokrW2A, LokrW2B };
+enum class Role { Down, Up, Alpha, DoraScale, HadaW1A, HadaW1B, HadaW2A, HadaW2B, LokrW1, LokrW1A, LokrW1B, LokrW2, LokrW2A, LokrW2B };
 struct Suffix {
     const char* text;
     Role role;
@@ -19,12 +19,12 @@ struct Suffix {
 constexpr Suffix kSuffixes[] = {
     {".lora_down.weight", Role::Down}, {".lora_up.weight", Role::Up}, {".lora_A.weight", Role::Down},
     {".lora_B.weight", Role::Up},      {".lora.down.weight", Role::Down}, {".lora.up.weight", Role::Up},
-    {".alpha", Role::Alpha},           {".hada_w1_a", Role::HadaW1A}, {".hada_w1_b", Role::HadaW1B},
+    {".alpha", Role::Alpha},           {".dora_scale", Role::DoraScale}, {".hada_w1_a", Role::HadaW1A}, {".hada_w1_b", Role::HadaW1B},
     {".hada_w2_a", Role::HadaW2A},     {".hada_w2_b", Role::HadaW2B}, {".lokr_w1", Role::LokrW1},
     {".lokr_w1_a", Role::LokrW1A},     {".lokr_w1_b", Role::LokrW1B}, {".lokr_w2", Role::LokrW2},
     {".lokr_w2_a", Role::LokrW2A},     {".lokr_w2_b", Role::LokrW2B}};
 // LyCORIS variants difu recognises but does not apply yet: named in the error.
-constexpr const char* kUnsupportedMarkers[] = {".hada_t1", ".hada_t2", ".lokr_t2", ".dora_scale", ".ia3_w"};
+constexpr const char* kUnsupportedMarkers[] = {".hada_t1", ".hada_t2", ".lokr_t2", ".ia3_w"};
 
 // PEFT / diffusers component prefix -> kohya prefix.
 constexpr std::pair<const char*, const char*> kPeftPrefixes[] = {
@@ -46,6 +46,7 @@ Tensor& slot(LoraModule& m, Role role) {
         case Role::LokrW2: m.kind = LoraKind::LoKr; return m.w2;
         case Role::LokrW2A: m.kind = LoraKind::LoKr; return m.w2a;
         case Role::LokrW2B: m.kind = LoraKind::LoKr; return m.w2b;
+        case Role::DoraScale: return m.dora_scale;
         case Role::Alpha: break;
     }
     throw Error::make("no tensor slot for an alpha");
@@ -121,7 +122,7 @@ LoraFile read_lora(const std::string& path) {
             }
         if (!suffix)
             throw Error::at(path, "tensor '{}' is not part of a LoRA module (lora_down / lora_up / lora_A / lora_B / alpha, "
-                                  "hada_*, lokr_*)", key);
+                                  "dora_scale, hada_*, lokr_*)", key);
         std::string module = key.substr(0, key.size() - std::strlen(suffix->text));
         if (module.rfind("lora_unet_", 0) == 0 || module.rfind("lora_te", 0) == 0) {
             kohya = true;
@@ -143,6 +144,10 @@ LoraFile read_lora(const std::string& path) {
         if (suffix->role == Role::Alpha) {
             if (t.numel() != 1) throw Error::at(path, "'{}' holds {} values; an alpha is one number", key, t.numel());
             m.alpha = t.to(DType::F32).f32()[0];
+        } else if (suffix->role == Role::DoraScale) {
+            if (!is_float(t.dtype()) || t.ndim() < 1 || t.ndim() > 4)
+                throw Error::at(path, "'{}' is {} {}: a DoRA magnitude is a float vector", key, dtype_name(t.dtype()), shape_str(t.shape()));
+            m.dora_scale = t;
         } else {
             if (t.ndim() != 2 && t.ndim() != 4) throw Error::at(path, "'{}' is {}: LoRA matrices are 2-d (linear) or 4-d (conv)", key, shape_str(t.shape()));
             if (!is_float(t.dtype())) throw Error::at(path, "'{}' is {}, not a float tensor", key, dtype_name(t.dtype()));

@@ -30,6 +30,9 @@ struct LoraModule {
     Tensor w1a{}, w1b{}, w2a{}, w2b{};  // LoHa's four; LoKr's decomposed factors
     Tensor w1{}, w2{};              // LoKr's whole factors
     std::optional<float> alpha{};   // none: scale 1
+    // DoRA (weight-decomposed LoRA): the magnitudes the updated weight's columns (kohya: [1, in(, 1, 1)])
+    // or rows (LyCORIS / PEFT: [out, 1(, 1, 1)]) are rescaled to; see io/lora_merge.h.
+    Tensor dora_scale{};
     // The rank alpha is divided by (webui's NetworkModule.dim): LoRA down's rows, LoHa w1b's, LoKr w2b's
     // else w1b's; 0 when a LoKr has no decomposed factor.
     int64_t rank() const;
@@ -47,7 +50,7 @@ struct LoraFile {
 std::string kohya_module_name(const std::string& prefix, std::string module_path);
 
 // Throws Error naming the file for a file that is no LoRA (a model, an embedding), incomplete or
-// mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, DoRA, IA3, full diffs; named).
+// mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, IA3, full diffs; named).
 LoraFile read_lora(const std::string& path);
 
 }  // namespace difu

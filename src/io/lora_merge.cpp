@@ -95,6 +95,35 @@ Tensor update_of(const LoraModule& m) {
     throw Error::make("unknown LoRA kind");
 }
 
+// webui's NetworkModule.apply_weight_decompose: with V = W + ΔW (ΔW before scale and multiplier), the
+// DoRA update is V · (m / ||V||) - W, the norm taken per input channel (kohya's [1, in] magnitudes: over
+// the output rows and the kernel) or per output row (LyCORIS / PEFT's [out, 1]: over the row).
+// `w` is the target's [rows, cols] slice of the weight, `in_channels` its dim 1.
+Tensor dora_update(const Tensor& delta, const float* w, int64_t in_channels, const Tensor& magnitude_in) {
+    const Tensor magnitude = magnitude_in.to(DType::F32);
+    const int64_t rows = delta.dim(0), cols = delta.dim(1), kernel = cols / in_channels;
+    const bool per_row = magnitude.numel() == rows && magnitude.dim(0) == rows && (rows != in_channels || magnitude.ndim() >= 2);
+    if (!per_row && magnitude.numel() != in_channels)
+        throw Error::make("DoRA magnitudes {} fit neither the {} rows nor the {} input channels", shape_str(magnitude.shape()), rows, in_channels);
+    Tensor v = Tensor::empty({rows, cols});
+    float* vp = v.mutable_data<float>();
+    const float* d = delta.data<float>();
+    for (int64_t i = 0; i < rows * cols; ++i) vp[i] = w[i] + d[i];
+    const int64_t groups = per_row ? rows : in_channels;
+    std::vector<double> norm(static_cast<size_t>(groups), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) norm[static_cast<size_t>(per_row ? r : c / kernel)] += double(vp[r * cols + c]) * vp[r * cols + c];
+    const float* m = magnitude.data<float>();
+    Tensor out = Tensor::empty({rows, cols});
+    float* o = out.mutable_data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+            const int64_t g = per_row ? r : c / kernel;
+            o[r * cols + c] = vp[r * cols + c] * (m[g] / static_cast<float>(std::sqrt(norm[static_cast<size_t>(g)]))) - w[r * cols + c];
+        }
+    return out;
+}
+
 }  // namespace
 
 std::map<std::string, LoraTarget> lora_targets(const Checkpoint& ck, const ModelConfig& cfg) {
@@ -163,6 +192,13 @@ LoraMerge merge_loras(const Checkpoint& ck, const ModelConfig& cfg, const std::v
             auto [slot, fresh] = merge.weights.try_emplace(target.key);
             if (fresh) slot->second = base.to(DType::F32);
             float* w = slot->second.mutable_data<float>() + target.row0 * cols;
+            if (m.dora_scale.defined()) {  // on the weight as merged so far, as webui applies networks in turn
+                try {
+                    update = dora_update(update, w, base.ndim() == 4 ? base.dim(1) : cols, m.dora_scale);
+                } catch (const Error& e) {
+                    throw Error::at(file.path, "module '{}': {}", m.name, e.what());
+                }
+            }
             const float* p = update.data<float>();
             const float scale = m.scale();
             // kohya's merge_to order: W + (m · ΔW) · scale

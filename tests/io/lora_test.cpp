@@ -300,3 +300,62 @@ TEST(Lora, OpenClipTowersTakeQKVModulesAsRowThirdsOfInProj) {
         EXPECT_TRUE(targets.count(name)) << name;
     EXPECT_EQ(targets.at("lora_te_text_model_encoder_layers_0_self_attn_v_proj").row0, 2 * detect_model(sd2).text().width);
 }
+
+namespace {
+
+// Column norms (per input channel: over the rows and the kernel taps) or row norms of a [rows, cols] matrix.
+std::vector<float> norms(const Tensor& w, int64_t in_channels, bool per_row) {
+    const int64_t rows = w.dim(0), cols = w.numel() / rows, kernel = cols / in_channels;
+    std::vector<double> n(static_cast<size_t>(per_row ? rows : in_channels), 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) n[static_cast<size_t>(per_row ? r : c / kernel)] += std::pow(w.f32()[r * cols + c], 2);
+    std::vector<float> out;
+    for (double v : n) out.push_back(static_cast<float>(std::sqrt(v)));
+    return out;
+}
+
+}  // namespace
+
+TEST(Lora, DoraRescalesTheUpdatedWeightToItsMagnitudesAsWebui) {
+    // webui (NetworkModule.apply_weight_decompose): V = W + up·down, W' = W + (V m / ||V|| - W) · scale · mult.
+    // Two checks that need no copy of the formula: with m = ||V|| DoRA is plain LoRA, and W' - W is then
+    // scale · mult · up·down; with m = 2 ||V|| the merged columns (scale 1, mult 1) are exactly 2 V.
+    for (const char* key : {kLinearKey, kConvKey}) {
+        const bool conv = std::string(key) == kConvKey;
+        LoraModule m{conv ? kConvName : kLinearName};
+        m.down = conv ? filled({4, 32, 3, 3}, 7) : filled({4, 32}, 7);
+        m.up = conv ? filled({32, 4, 1, 1}, 8) : filled({32, 4}, 8);
+        m.alpha = 4.0f;  // scale 1
+        const Tensor plain = merged_delta(m, key, 1.0f);  // = up·down
+        Tensor v = base().get(key).to(DType::F32).clone();
+        for (int64_t i = 0; i < v.numel(); ++i) v.f32_mut()[i] += plain.f32()[i];
+        for (bool per_row : {false, true}) {  // kohya's [1, in(, 1, 1)] and LyCORIS / PEFT's [out, 1(, 1, 1)]
+            const std::vector<float> n = norms(v, 32, per_row);
+            const Shape shape = per_row ? (conv ? Shape{32, 1, 1, 1} : Shape{32, 1}) : (conv ? Shape{1, 32, 1, 1} : Shape{1, 32});
+            m.dora_scale = Tensor::from_f32(shape, n);
+            const Tensor same = merged_delta(m, key, 1.0f);
+            EXPECT_LT(test::max_abs_diff(same, plain), 1e-5) << key << (per_row ? " per row" : " per column");
+            std::vector<float> doubled = n;
+            for (float& x : doubled) x *= 2;
+            m.dora_scale = Tensor::from_f32(shape, doubled);
+            Tensor merged = merged_delta(m, key, 1.0f);
+            const Tensor w = base().get(key).to(DType::F32);
+            double worst = 0;  // W + delta - 2 V
+            for (int64_t i = 0; i < merged.numel(); ++i) worst = std::max(worst, std::fabs(double(merged.f32()[i]) + w.f32()[i] - 2 * v.f32()[i]));
+            EXPECT_LT(worst, 1e-5) << key;
+        }
+        m.dora_scale = Tensor::from_f32({1, 5}, std::vector<float>(5, 1.0f));  // fits neither
+        EXPECT_THROW(merged_delta(m, key, 1.0f), Error);
+    }
+}
+
+TEST(Lora, DoraFilesReadTheirMagnitudes) {
+    const std::string path = test::temp_dir() + "/dora.safetensors";
+    write_safetensors(path, {{std::string(kLinearName) + ".lora_down.weight", filled({4, 32}, 1)},
+                             {std::string(kLinearName) + ".lora_up.weight", filled({32, 4}, 2)},
+                             {std::string(kLinearName) + ".dora_scale", filled({1, 32}, 3)}});
+    const LoraFile f = read_lora(path);
+    ASSERT_EQ(f.modules.size(), 1u);
+    ASSERT_TRUE(f.modules[0].dora_scale.defined());
+    EXPECT_EQ(f.modules[0].dora_scale.shape(), (Shape{1, 32}));
+}
