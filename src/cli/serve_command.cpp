@@ -94,6 +94,7 @@ void add_serve_command(CLI::App& app) {
         ->capture_default_str()->check(CLI::Range(0.0, 1e6));
     cmd->add_option("--lora-dir", c.lora_dir, "Folder of LoRA files for webui's <lora:name:weight> prompt tags (/sdapi/v1/loras lists it)");
     cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's");
+    cmd->add_option("--vae-dir", c.vae_dir, "Folder of VAE files requests may pick with webui's sd_vae option (/sdapi/v1/sd-vae)");
     cmd->add_option("--embeddings-dir", o->embeddings_dir, "Folder of textual-inversion embeddings prompts may name (/sdapi/v1/embeddings)");
     cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     cmd->add_option("--port", c.port, "TCP port")->capture_default_str()->check(CLI::Range(1, 65535));

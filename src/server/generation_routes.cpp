@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "sampling/sampler_names.h"
 #include "server/api_error.h"
@@ -48,13 +49,23 @@ void log_job(ServerState& s, const JobContext& ctx, const GenerateRequest& r, co
 }
 
 // On the worker thread: the generation, its metrics and its log line.
-void run_job(ServerState& s, const GenerateRequest& r, const std::string& checkpoint, JobContext& ctx,
-             GenerationOutcome& out, ModelInfo& model) {
+// The VAE a job decodes with: sd_vae's file, "" (the checkpoint's own), or for "Automatic" the server's
+// --vae with the --model checkpoint and the own VAE with the others.
+void use_vae(ServerState& s, DiffusionPipeline& pipe, const std::optional<std::string>& requested, ModelInfo& model) {
+    const std::string want = requested ? *requested : model.filename == s.model.filename ? s.first_vae : "";
+    if (pipe.vae_path() != want) pipe.set_vae(want);  // on the worker: no job runs meanwhile
+    model.vae_name = want.empty() ? "" : std::filesystem::path(want).filename().string();
+    model.vae_hash = want.empty() ? "" : pipe.vae_hash();
+}
+
+void run_job(ServerState& s, const WebuiRequest& w, JobContext& ctx, GenerationOutcome& out, ModelInfo& model) {
     const auto t0 = Clock::now();
+    const GenerateRequest& r = w.request;
     GenerationSample g;
     try {
-        auto [pipe, info] = s.models.acquire(checkpoint);  // loads it on first use (the queue keeps the order)
+        auto [pipe, info] = s.models.acquire(w.model.filename);  // loads it on first use (the queue keeps the order)
         model = info;
+        use_vae(s, *pipe, w.vae, model);
         out = run_generation(*pipe, r, ctx);
     } catch (const std::exception& e) {
         g.seconds = since(t0);
@@ -75,18 +86,17 @@ void run_job(ServerState& s, const GenerateRequest& r, const std::string& checkp
 void generate(ServerState& s, GenerationKind kind, const Request& req, Response& res) {
     if (s.queue.full()) return reply_queue_full(s, res);  // before parsing: a busy server stays cheap to ask
     const Json body = parse_json_object(req.body);
-    const WebuiRequest w = parse_webui_request(body, kind, s.options.get(), s.model, s.find_model(), s.config.limits,
-                                                 s.refiner ? &*s.refiner : nullptr, s.loras.get());
+    auto w = std::make_shared<const WebuiRequest>(parse_webui_request(body, kind, s.options.get(), s.model, s.names(),
+                                                                       s.config.limits, s.refiner ? &*s.refiner : nullptr,
+                                                                       s.loras.get()));
     auto out = std::make_shared<GenerationOutcome>();
-    auto model = std::make_shared<ModelInfo>(w.model);
+    auto model = std::make_shared<ModelInfo>(w->model);
     // The job owns copies of what it needs: if this request's client goes away, the handler still
     // waits here, and the worker finishes the job either way.
-    auto done = s.queue.try_submit([&s, r = w.request, checkpoint = w.model.filename, out, model](JobContext& ctx) {
-        run_job(s, r, checkpoint, ctx, *out, *model);
-    });
+    auto done = s.queue.try_submit([&s, w, out, model](JobContext& ctx) { run_job(s, *w, ctx, *out, *model); });
     if (!done) return reply_queue_full(s, res);
     done->get();  // rethrows what the job threw
-    send_json(res, generation_response(w, *out, *model));
+    send_json(res, generation_response(*w, *out, *model));
 }
 
 // webui's progress: 0.01 as soon as a job runs, then the batches done plus the current batch's steps.

@@ -28,5 +28,17 @@ bool names_model(const ModelInfo& m, const std::string& name);
 // The checkpoint a client's name designates (ModelCatalog::find), or nullopt: what request parsing
 // and the options store need of the server's checkpoints.
 using CheckpointResolver = std::function<std::optional<ModelInfo>(const std::string& name)>;
+// The file of a VAE a client names for sd_vae (difu serve --vae-dir), or nullopt.
+using VaeResolver = std::function<std::optional<std::string>(const std::string& name)>;
+struct Resolvers {
+    Resolvers(CheckpointResolver c, VaeResolver v = {}) : checkpoint(std::move(c)), vae(std::move(v)) {}
+    CheckpointResolver checkpoint;
+    VaeResolver vae;  // empty: no VAE folder
+};
+
+// webui's sd_vae values besides a file name: "Automatic" (the server's choice for the checkpoint) and
+// "None" (the checkpoint's own VAE).
+inline constexpr const char* kVaeAutomatic = "Automatic";
+inline constexpr const char* kVaeNone = "None";
 
 }  // namespace difu::server

@@ -16,7 +16,7 @@ bool equals_ignore_case(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void check_option(const std::string& key, const Json& value, const CheckpointResolver& find_model, const std::string& where) {
+void check_option(const std::string& key, const Json& value, const Resolvers& names, const std::string& where) {
     const Json holder = {{key, value}};
     const FieldReader f(holder, where);
     if (key == "randn_source") {
@@ -30,13 +30,18 @@ void check_option(const std::string& key, const Json& value, const CheckpointRes
         if (v && !(*v >= 0 && *v <= 1)) throw bad_request(fmt::format("{}eta_ddim: must be between 0 and 1, got {}", where, *v));
     } else if (key == "sd_model_checkpoint") {
         const auto v = f.string("sd_model_checkpoint");
-        if (v && !find_model(*v))
+        if (v && !names.checkpoint(*v))
             throw bad_request(fmt::format("{}sd_model_checkpoint: no checkpoint '{}' (GET /sdapi/v1/sd-models lists them; "
                                           "difu serve --models-dir DIR serves a folder of them)", where, *v));
+    } else if (key == "sd_vae") {
+        const auto v = f.string("sd_vae");
+        if (v && *v != kVaeAutomatic && *v != kVaeNone && !(names.vae && names.vae(*v)))
+            throw bad_request(fmt::format("{}sd_vae: no VAE '{}' (\"Automatic\", \"None\" or a file GET /sdapi/v1/sd-vae lists; "
+                                          "difu serve --vae-dir DIR serves a folder of them)", where, *v));
     }
 }
 
-OptionsStore::OptionsStore(const ModelInfo& model, CheckpointResolver find_model) : find_model_(std::move(find_model)) {
+OptionsStore::OptionsStore(const ModelInfo& model, Resolvers names) : names_(std::move(names)) {
     // The settings webui clients read on start-up, at webui's defaults (and the loaded model).
     values_ = {
         {"sd_model_checkpoint", model.title},
@@ -47,7 +52,7 @@ OptionsStore::OptionsStore(const ModelInfo& model, CheckpointResolver find_model
         {"eta_ancestral", 1.0},
         {"samples_format", "png"},
         {"enable_pnginfo", true},
-        {"sd_vae", "Automatic"},
+        {"sd_vae", kVaeAutomatic},
         // webui's own API test reads send_seed before writing its negation back
         {"send_seed", true},
         {"send_size", true},
@@ -61,7 +66,7 @@ Json OptionsStore::get() const {
 
 void OptionsStore::update(const Json& changes) {
     if (!changes.is_object()) throw bad_request("options must be a JSON object, got " + describe_json(changes));
-    for (const auto& [key, value] : changes.items()) check_option(key, value, find_model_, "");
+    for (const auto& [key, value] : changes.items()) check_option(key, value, names_, "");
     std::lock_guard lock(mutex_);
     Json next = values_;
     next.update(changes);

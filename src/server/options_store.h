@@ -16,12 +16,12 @@ inline constexpr size_t kMaxOptionsBytes = size_t{1} << 20;
 
 // Checks an option difu applies (value type and range; randn_source one of webui's "GPU", "CPU", "NV");
 // any other key passes. Throws ApiError 400 naming `where` + key.
-void check_option(const std::string& key, const Json& value, const CheckpointResolver& find_model, const std::string& where);
+void check_option(const std::string& key, const Json& value, const Resolvers& names, const std::string& where);
 
 class OptionsStore {
 public:
-    // `first` is the checkpoint served at start; `find_model` resolves sd_model_checkpoint writes.
-    OptionsStore(const ModelInfo& first, CheckpointResolver find_model);
+    // `first` is the checkpoint served at start; `names` resolve sd_model_checkpoint and sd_vae writes.
+    OptionsStore(const ModelInfo& first, Resolvers names);
 
     Json get() const;
     // Merges `changes` (an object) in, all or nothing: any bad value, or a store past the bounds,
@@ -29,7 +29,7 @@ public:
     void update(const Json& changes);
 
 private:
-    CheckpointResolver find_model_;
+    Resolvers names_;
     mutable std::mutex mutex_;
     Json values_;
 };

@@ -136,9 +136,18 @@ void add_sdapi_routes(httplib::Server& http, ServerState& s) {
     });
     add_route(http, s, "POST", "/sdapi/v1/png-info", [](const Request& req, Response& res) { send_json(res, png_info(req)); });
     for (const char* empty : {"/sdapi/v1/upscalers", "/sdapi/v1/latent-upscale-modes", "/sdapi/v1/prompt-styles",
-                              "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models",
-                              "/sdapi/v1/sd-vae"})
+                              "/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models"})
         get(empty, [] { return Json::array(); });
+    get("/sdapi/v1/sd-vae", [&s] {  // webui's [{model_name, filename}] of the --vae-dir files
+        Json list = Json::array();
+        if (s.vaes)
+            for (const VaeEntry& v : s.vaes->list()) list.push_back({{"model_name", v.model_name}, {"filename", v.filename}});
+        return list;
+    });
+    add_route(http, s, "POST", "/sdapi/v1/refresh-vae", [&s](const Request&, Response& res) {
+        if (s.vaes) s.vaes->refresh();
+        send_json(res, nullptr);
+    });
     // webui's shape: {"loaded": {name: {step, sd_checkpoint, sd_checkpoint_name, shape, vectors}}, "skipped": {...}}
     get("/sdapi/v1/embeddings", [&s] {
         Json loaded = Json::object(), skipped = Json::object();

@@ -25,6 +25,7 @@ struct ServerConfig {
     ServerLimits limits;
     std::string lora_dir;            // LoRA files for <lora:name:...> prompt tags ("" = none)
     CatalogConfig models;            // --models-dir: the checkpoints clients may switch to
+    std::string vae_dir;             // --vae-dir: VAE files sd_vae may name ("" = none)
     LogSink log = stderr_sink();     // nullptr: no log
 };
 

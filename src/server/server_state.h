@@ -13,6 +13,7 @@
 #include "server/limits.h"
 #include "server/metrics.h"
 #include "server/model_catalog.h"
+#include "server/vae_catalog.h"
 #include "server/model_info.h"
 #include "server/options_store.h"
 #include "server/server.h"
@@ -23,12 +24,15 @@ struct ServerState {
     ServerState(DiffusionPipeline& p, ServerConfig c)
         : pipe(p), config(std::move(c)), models(p, config.models), model(models.first()),
           refiner(p.refiner() ? std::optional<ModelInfo>(describe_model(*p.refiner())) : std::nullopt),
-          loras(config.lora_dir.empty() ? nullptr : std::make_unique<LoraLibrary>(config.lora_dir)), queue(config.queue_size),
-          options(model, find_model()),
+          loras(config.lora_dir.empty() ? nullptr : std::make_unique<LoraLibrary>(config.lora_dir)),
+          vaes(config.vae_dir.empty() ? nullptr : std::make_unique<VaeCatalog>(config.vae_dir)), first_vae(p.vae_path()),
+          queue(config.queue_size), options(model, names()),
           limiter(config.rate_limit), log(config.log) {}
 
-    CheckpointResolver find_model() const {
-        return [this](const std::string& name) { return models.find(name); };
+    Resolvers names() const {
+        VaeResolver vae;
+        if (vaes) vae = [this](const std::string& name) { return vaes->find(name); };
+        return Resolvers([this](const std::string& name) { return models.find(name); }, vae);
     }
 
     DiffusionPipeline& pipe;  // the --model checkpoint's
@@ -37,6 +41,8 @@ struct ServerState {
     const ModelInfo model;  // the --model checkpoint
     const std::optional<ModelInfo> refiner;  // difu serve --refiner
     const std::unique_ptr<LoraLibrary> loras;  // difu serve --lora-dir
+    const std::unique_ptr<VaeCatalog> vaes;     // difu serve --vae-dir
+    const std::string first_vae;                // difu serve --vae: "Automatic" for the --model checkpoint
     JobQueue queue;
     Metrics metrics;
     OptionsStore options;

@@ -21,10 +21,12 @@ struct Settings {
     double eta_ddim = 0;
     RngSource rng = RngSource::Gpu;  // webui's default randn_source, "GPU"
     std::optional<std::string> checkpoint;  // sd_model_checkpoint
+    std::optional<std::string> vae;         // sd_vae
 };
 
 bool applied_option(const std::string& key) {
-    return key == "randn_source" || key == "CLIP_stop_at_last_layers" || key == "eta_ddim" || key == "sd_model_checkpoint";
+    return key == "randn_source" || key == "CLIP_stop_at_last_layers" || key == "eta_ddim" || key == "sd_model_checkpoint" ||
+           key == "sd_vae";
 }
 
 void apply_settings(const Json& object, const std::string& where, Settings& s) {
@@ -33,15 +35,16 @@ void apply_settings(const Json& object, const std::string& where, Settings& s) {
     if (auto v = f.number("eta_ddim")) s.eta_ddim = *v;
     if (auto v = f.string("randn_source")) s.rng = parse_rng_source(*v);  // check_option let only known names through
     if (auto v = f.string("sd_model_checkpoint")) s.checkpoint = *v;
+    if (auto v = f.string("sd_vae")) s.vae = *v;
 }
 
-Settings read_settings(const Json& options, const Json* overrides, const CheckpointResolver& find_model,
+Settings read_settings(const Json& options, const Json* overrides, const Resolvers& names,
                        std::vector<std::string>& ignored) {
     Settings s;
     apply_settings(options, "options.", s);
     if (!overrides) return s;
     for (const auto& [key, value] : overrides->items()) {
-        check_option(key, value, find_model, "override_settings.");
+        check_option(key, value, names, "override_settings.");
         if (!applied_option(key)) ignored.push_back("override_settings." + key);
     }
     apply_settings(*overrides, "override_settings.", s);
@@ -145,17 +148,22 @@ Image decode_base64_image(const std::string& text, const std::string& name) {
 }
 
 WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& first,
-                                 const CheckpointResolver& find_model, const ServerLimits& limits, const ModelInfo* refiner,
+                                 const Resolvers& names, const ServerLimits& limits, const ModelInfo* refiner,
                                  const LoraLibrary* loras) {
     WebuiRequest out;
     GenerateRequest& r = out.request;
     const FieldReader f(body);
     out.ignored_fields = ignored_fields(body, kind);
     read_fields(f, kind, r);
-    const Settings s = read_settings(options, f.object("override_settings"), find_model, out.ignored_fields);
+    const Settings s = read_settings(options, f.object("override_settings"), names, out.ignored_fields);
     out.model = first;
+    if (s.vae && *s.vae != kVaeAutomatic) {
+        if (*s.vae == kVaeNone) out.vae = "";
+        else if (auto path = names.vae ? names.vae(*s.vae) : std::nullopt) out.vae = *path;
+        else throw bad_request(fmt::format("sd_vae: no VAE '{}' (refresh-vae removed it?)", *s.vae));
+    }
     if (s.checkpoint) {
-        const std::optional<ModelInfo> m = find_model(*s.checkpoint);
+        const std::optional<ModelInfo> m = names.checkpoint(*s.checkpoint);
         if (!m) throw bad_request(fmt::format("sd_model_checkpoint: no checkpoint '{}' (refresh-checkpoints removed it?)", *s.checkpoint));
         out.model = *m;
     }

@@ -19,6 +19,7 @@ struct WebuiRequest {
     Json parameters;                          // the response's echo: webui's defaults, the client's fields over them
     bool send_images = true;                  // webui's send_images: false answers without the pictures
     ModelInfo model;                          // the checkpoint to run: sd_model_checkpoint (override, then options)
+    std::optional<std::string> vae;           // sd_vae's file, "" for "None"; none for "Automatic" (the server's choice)
 };
 
 // Limits the server puts on one request, over what validate_request checks.
@@ -28,12 +29,13 @@ struct ServerLimits {
 };
 
 // Throws ApiError 400 naming the field for a wrong type, a bad value, bad base64 or an init image
-// that does not decode. `options` is the server's settings object (OptionsStore::get()); `find_model`
-// resolves its sd_model_checkpoint (and the override's), `first` when neither names one; `refiner` the
+// that does not decode. `options` is the server's settings object (OptionsStore::get()); `names`
+// resolve its sd_model_checkpoint and sd_vae (and the override's), `first` when neither names a
+// checkpoint; `refiner` the
 // refiner it holds (refiner_checkpoint must name it), if any; `loras` the folder the prompt's
 // <lora:name:...> tags are looked up in (none: such a tag is a 400).
 WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Json& options, const ModelInfo& first,
-                                 const CheckpointResolver& find_model, const ServerLimits& limits,
+                                 const Resolvers& names, const ServerLimits& limits,
                                  const ModelInfo* refiner = nullptr, const LoraLibrary* loras = nullptr);
 
 // Decodes a base64 (or data URL) image; `name` is the field, e.g. "init_images[0]". Throws ApiError 400.

@@ -3,6 +3,8 @@
 // least-recently-used release within its memory budget.
 #include <filesystem>
 
+#include "io/checkpoint.h"
+#include "io/safetensors_writer.h"
 #include "server/model_catalog.h"
 #include "server_fixture.h"
 
@@ -135,4 +137,46 @@ TEST(ServerModels, TheCatalogKeepsTheRecentlyUsedWithinItsBudget) {
     EXPECT_EQ(large.loaded(), (std::vector<std::string>{sd2, folder}));
     EXPECT_EQ(prepared, 4);
     EXPECT_THROW(large.acquire("/no/such.safetensors"), Error);
+}
+
+TEST(ServerModels, SdVaePicksAFileOfTheVaeFolderPerRequestOrForAll) {
+    // A VAE-only file whose decoder output is shifted, so its pictures differ from the model's own.
+    const fs::path dir = fs::path(difu::test::temp_dir()) / "vaes";
+    fs::create_directories(dir);
+    const Checkpoint ck = load_checkpoint(difu::test::fixture_path("sd1-tiny/model.safetensors"));
+    std::vector<NamedTensor> vae;
+    for (const auto& [key, t] : ck.tensors) {
+        if (key.rfind("first_stage_model.", 0) != 0) continue;
+        Tensor copy = t.to(DType::F32).clone();
+        if (key == "first_stage_model.decoder.conv_out.bias")
+            for (float& v : copy.f32_mut()) v += 0.5f;
+        vae.push_back({key, copy});
+    }
+    write_safetensors((dir / "bright.vae.safetensors").string(), vae);
+    ServerConfig c = test_config();
+    c.vae_dir = dir.string();
+    {
+        RunningServer s(c);
+        auto cli = s.client();
+        EXPECT_EQ(get(cli, "/sdapi/v1/sd-vae"),
+                  Json::array({{{"model_name", "bright.vae.safetensors"}, {"filename", fs::absolute(dir / "bright.vae.safetensors").string()}}}));
+        const Json plain = post(cli, "/sdapi/v1/txt2img", small_body(), 200);
+        Json body = small_body();
+        body["override_settings"] = {{"sd_vae", "bright.vae.safetensors"}};
+        const Json bright = post(cli, "/sdapi/v1/txt2img", body, 200);
+        const Json info = Json::parse(bright["info"].get<std::string>());
+        EXPECT_EQ(info["sd_vae_name"], "bright.vae.safetensors");
+        EXPECT_NE(bright["images"][0], plain["images"][0]);
+        // The next request without it is decoded by the model's own VAE again.
+        const Json again = post(cli, "/sdapi/v1/txt2img", small_body(), 200);
+        EXPECT_EQ(again["images"][0], plain["images"][0]);
+        EXPECT_TRUE(Json::parse(again["info"].get<std::string>())["sd_vae_name"].is_null());
+        // As an option it applies to every request, until "None".
+        post(cli, "/sdapi/v1/options", {{"sd_vae", "bright.vae.safetensors"}}, 200);
+        EXPECT_EQ(post(cli, "/sdapi/v1/txt2img", small_body(), 200)["images"][0], bright["images"][0]);
+        post(cli, "/sdapi/v1/options", {{"sd_vae", "None"}}, 200);
+        EXPECT_EQ(post(cli, "/sdapi/v1/txt2img", small_body(), 200)["images"][0], plain["images"][0]);
+        post(cli, "/sdapi/v1/options", {{"sd_vae", "missing.vae.pt"}}, 400);
+    }
+    tiny_pipe().set_vae("");  // the shared pipeline as the other tests expect it
 }

@@ -24,7 +24,7 @@ std::optional<ModelInfo> find_model(const std::string& name) {
 }
 
 WebuiRequest parse(const Json& body, GenerationKind kind = GenerationKind::Txt2Img, const Json& options = Json::object()) {
-    return parse_webui_request(body, kind, options, model(), find_model, ServerLimits{});
+    return parse_webui_request(body, kind, options, model(), Resolvers(find_model), ServerLimits{});
 }
 
 // The 400's detail, or "" when the body was accepted.
@@ -74,7 +74,7 @@ TEST(ServerWebuiRequest, FieldsMapWithAliasesAndSettings) {
     const Json body = {{"prompt", "a cat"}, {"negative_prompt", "blurry"}, {"steps", 20.0}, {"cfg_scale", 5.5},
                        {"width", 128}, {"height", 64}, {"seed", 4294967295LL}, {"sampler_index", "DPM++ 2M Karras"},
                        {"n_iter", 2}, {"batch_size", 3},
-                       {"override_settings", {{"CLIP_stop_at_last_layers", 2}, {"randn_source", "cpu"}, {"sd_vae", "x"}}}};
+                       {"override_settings", {{"CLIP_stop_at_last_layers", 2}, {"randn_source", "cpu"}, {"sd_hypernetwork", "x"}}}};
     const WebuiRequest w = parse(body);
     const GenerateRequest& r = w.request;
     EXPECT_EQ(r.prompt, "a cat");
@@ -88,7 +88,12 @@ TEST(ServerWebuiRequest, FieldsMapWithAliasesAndSettings) {
     EXPECT_EQ(r.batch_count, 2);
     EXPECT_EQ(r.batch_size, 3);
     EXPECT_EQ(r.clip_skip, 2);
-    EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"override_settings.sd_vae"}));
+    EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"override_settings.sd_hypernetwork"}));
+    // sd_vae: "Automatic" leaves the choice to the server, "None" is the checkpoint's own, a name must be a file.
+    EXPECT_FALSE(w.vae.has_value());
+    EXPECT_EQ(parse({{"override_settings", {{"sd_vae", "None"}}}}).vae, std::optional<std::string>(""));
+    EXPECT_FALSE(parse({{"override_settings", {{"sd_vae", "Automatic"}}}}).vae.has_value());
+    EXPECT_THROW(parse({{"override_settings", {{"sd_vae", "x.safetensors"}}}}), ApiError);
     // sampler_name wins over sampler_index; options fill what override_settings does not say.
     const WebuiRequest v = parse({{"sampler_name", "DDIM"}, {"sampler_index", "Heun"}}, GenerationKind::Txt2Img,
                                  {{"CLIP_stop_at_last_layers", 3}, {"eta_ddim", 0.25}});
@@ -167,7 +172,7 @@ TEST(ServerWebuiRequest, Img2ImgDecodesTheFirstInitImageAsBase64OrDataUrl) {
 }
 
 TEST(ServerWebuiRequest, OptionsKeepEveryKeyAndRefuseWhatDifuCannotDo) {
-    OptionsStore store(model(), find_model);
+    OptionsStore store(model(), Resolvers(find_model));
     EXPECT_EQ(store.get()["randn_source"], "GPU");
     EXPECT_EQ(store.get()["sd_model_checkpoint"], model().title);
     store.update({{"some_extension_setting", {1, 2, 3}}, {"CLIP_stop_at_last_layers", 2}, {"sd_model_checkpoint", "model"}});
@@ -183,7 +188,7 @@ TEST(ServerWebuiRequest, RefinerFieldsNameTheServersRefiner) {
     const ModelInfo refiner{"refiner.safetensors [7440042bbd]", "refiner", "7440042bbd", std::string(64, 'b'),
                             "/m/refiner.safetensors"};
     auto with_refiner = [&](const Json& body) {
-        return parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), find_model, ServerLimits{}, &refiner);
+        return parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), Resolvers(find_model), ServerLimits{}, &refiner);
     };
     // None, "" and "None" mean no refiner, as in webui; they are no ignored fields either.
     for (const Json& none : {Json(nullptr), Json(""), Json("None")}) {
@@ -200,7 +205,7 @@ TEST(ServerWebuiRequest, RefinerFieldsNameTheServersRefiner) {
     EXPECT_FLOAT_EQ(*with_refiner({{"refiner_checkpoint", "refiner"}}).request.refiner_switch_at, 0.8f);  // webui's default
     auto refused = [&](const Json& body, const ModelInfo* r) {
         try {
-            (void)parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), find_model, ServerLimits{}, r);
+            (void)parse_webui_request(body, GenerationKind::Txt2Img, Json::object(), model(), Resolvers(find_model), ServerLimits{}, r);
             return std::string();
         } catch (const ApiError& e) {
             EXPECT_EQ(e.status(), 400);
