@@ -75,7 +75,7 @@ bool inspect_add_on(const std::string& path, bool json) {
         std::map<std::string, int> kinds, components;
         std::map<int64_t, int> ranks;
         for (const LoraModule& m : lora.modules) {
-            ++kinds[m.kind == LoraKind::LoRA ? "LoRA" : m.kind == LoraKind::LoHa ? "LoHa" : "LoKr"];
+            ++kinds[std::string(lora_kind_name(m.kind)) + (m.dora_scale.defined() ? " (DoRA)" : "")];
             ++components[m.name.rfind("lora_unet_", 0) == 0 ? "unet" : m.name.substr(0, m.name.find('_', 5))];
             ++ranks[m.rank()];
         }

@@ -11,7 +11,8 @@ namespace difu {
 namespace {
 
 // Suffix -> the tensor of a module it is.
-enum class Role { Down, Up, Alpha, DoraScale, HadaW1A, HadaW1B, HadaW2A, HadaW2B, LokrW1, LokrW1A, LokrW1B, LokrW2, LokrW2A, LokrW2B };
+enum class Role { Down, Up, Alpha, DoraScale, HadaW1A, HadaW1B, HadaW2A, HadaW2B, LokrW1, LokrW1A, LokrW1B, LokrW2, LokrW2A, LokrW2B,
+                  Diff, DiffBias };
 struct Suffix {
     const char* text;
     Role role;
@@ -22,7 +23,8 @@ constexpr Suffix kSuffixes[] = {
     {".alpha", Role::Alpha},           {".dora_scale", Role::DoraScale}, {".hada_w1_a", Role::HadaW1A}, {".hada_w1_b", Role::HadaW1B},
     {".hada_w2_a", Role::HadaW2A},     {".hada_w2_b", Role::HadaW2B}, {".lokr_w1", Role::LokrW1},
     {".lokr_w1_a", Role::LokrW1A},     {".lokr_w1_b", Role::LokrW1B}, {".lokr_w2", Role::LokrW2},
-    {".lokr_w2_a", Role::LokrW2A},     {".lokr_w2_b", Role::LokrW2B}};
+    {".lokr_w2_a", Role::LokrW2A},     {".lokr_w2_b", Role::LokrW2B}, {".diff", Role::Diff},
+    {".diff_b", Role::DiffBias},       {".w_norm", Role::Diff},       {".b_norm", Role::DiffBias}};
 // LyCORIS variants difu recognises but does not apply yet: named in the error.
 constexpr const char* kUnsupportedMarkers[] = {".hada_t1", ".hada_t2", ".lokr_t2", ".ia3_w"};
 
@@ -47,6 +49,8 @@ Tensor& slot(LoraModule& m, Role role) {
         case Role::LokrW2A: m.kind = LoraKind::LoKr; return m.w2a;
         case Role::LokrW2B: m.kind = LoraKind::LoKr; return m.w2b;
         case Role::DoraScale: return m.dora_scale;
+        case Role::Diff: m.kind = LoraKind::Full; return m.diff;
+        case Role::DiffBias: m.kind = LoraKind::Full; return m.diff_b;
         case Role::Alpha: break;
     }
     throw Error::make("no tensor slot for an alpha");
@@ -68,6 +72,7 @@ std::string incomplete(const LoraModule& m) {
             const bool one = m.w1.defined() || chain(m.w1a, m.w1b), two = m.w2.defined() || chain(m.w2a, m.w2b);
             return one && two ? "" : "needs lokr_w1 (or lokr_w1_a · lokr_w1_b) and lokr_w2 (or lokr_w2_a · lokr_w2_b)";
         }
+        case LoraKind::Full: return m.diff_b.defined() && m.diff_b.ndim() != 1 ? "has a bias difference that is not a vector" : "";
     }
     return "";
 }
@@ -80,11 +85,22 @@ std::string kohya_module_name(const std::string& prefix, std::string module_path
     return prefix + module_path;
 }
 
+const char* lora_kind_name(LoraKind k) {
+    switch (k) {
+        case LoraKind::LoRA: return "LoRA";
+        case LoraKind::LoHa: return "LoHa";
+        case LoraKind::LoKr: return "LoKr";
+        case LoraKind::Full: return "full";
+    }
+    return "?";
+}
+
 int64_t LoraModule::rank() const {
     switch (kind) {
         case LoraKind::LoRA: return down.defined() ? down.dim(0) : 0;
         case LoraKind::LoHa: return w1b.defined() ? w1b.dim(0) : 0;
         case LoraKind::LoKr: return w2b.defined() ? w2b.dim(0) : w1b.defined() ? w1b.dim(0) : 0;
+        case LoraKind::Full: return 0;  // no rank: scale 1, as webui's full / norm modules
     }
     return 0;
 }
@@ -108,8 +124,6 @@ LoraFile read_lora(const std::string& path) {
         throw Error::at(path, "is a Stable Diffusion model, not a LoRA");
     bool kohya = false, peft = false;
     for (const auto& [key, t] : ck.tensors) {
-        const bool full_diff = key.size() > 5 && (key.compare(key.size() - 5, 5, ".diff") == 0 || key.find(".diff_b") != std::string::npos);
-        if (full_diff) throw Error::at(path, "tensor '{}' is a full weight difference; difu applies low-rank LoRA modules so far", key);
         for (const char* marker : kUnsupportedMarkers)
             if (key.find(marker) != std::string::npos)
                 throw Error::at(path, "tensor '{}' is a LyCORIS part difu does not apply yet ({}; LoRA, LoCon, LoHa and LoKr are)",
@@ -122,7 +136,7 @@ LoraFile read_lora(const std::string& path) {
             }
         if (!suffix)
             throw Error::at(path, "tensor '{}' is not part of a LoRA module (lora_down / lora_up / lora_A / lora_B / alpha, "
-                                  "dora_scale, hada_*, lokr_*)", key);
+                                  "dora_scale, hada_*, lokr_*, diff, diff_b, w_norm, b_norm)", key);
         std::string module = key.substr(0, key.size() - std::strlen(suffix->text));
         if (module.rfind("lora_unet_", 0) == 0 || module.rfind("lora_te", 0) == 0) {
             kohya = true;
@@ -149,7 +163,10 @@ LoraFile read_lora(const std::string& path) {
                 throw Error::at(path, "'{}' is {} {}: a DoRA magnitude is a float vector", key, dtype_name(t.dtype()), shape_str(t.shape()));
             m.dora_scale = t;
         } else {
-            if (t.ndim() != 2 && t.ndim() != 4) throw Error::at(path, "'{}' is {}: LoRA matrices are 2-d (linear) or 4-d (conv)", key, shape_str(t.shape()));
+            const bool full = suffix->role == Role::Diff || suffix->role == Role::DiffBias;
+            if (!full && t.ndim() != 2 && t.ndim() != 4)
+                throw Error::at(path, "'{}' is {}: LoRA matrices are 2-d (linear) or 4-d (conv)", key, shape_str(t.shape()));
+            if (full && (t.ndim() < 1 || t.ndim() > 4)) throw Error::at(path, "'{}' is {}: not a weight's shape", key, shape_str(t.shape()));
             if (!is_float(t.dtype())) throw Error::at(path, "'{}' is {}, not a float tensor", key, dtype_name(t.dtype()));
             const LoraKind before = m.kind;
             Tensor& dst = slot(m, suffix->role);

@@ -21,7 +21,10 @@ namespace difu {
 //   LoRA (and LoCon's conv kernels):  ΔW = up · down
 //   LyCORIS LoHa:                     ΔW = (w1a · w1b) ⊙ (w2a · w2b)
 //   LyCORIS LoKr:                     ΔW = w1 ⊗ w2 (Kronecker), each factor stored whole or as a · b
-enum class LoraKind { LoRA, LoHa, LoKr };
+//   LyCORIS full / norm:              ΔW = diff (a whole weight difference; w_norm for norm layers),
+//                                     with a bias difference diff_b / b_norm added as m · Δb
+enum class LoraKind { LoRA, LoHa, LoKr, Full };
+const char* lora_kind_name(LoraKind k);  // "LoRA", "LoHa", "LoKr", "full"
 
 struct LoraModule {
     std::string name;  // canonical kohya form, e.g. "lora_unet_down_blocks_0_attentions_0_proj_in"
@@ -29,6 +32,7 @@ struct LoraModule {
     Tensor down{}, up{};            // LoRA, as stored (any float dtype)
     Tensor w1a{}, w1b{}, w2a{}, w2b{};  // LoHa's four; LoKr's decomposed factors
     Tensor w1{}, w2{};              // LoKr's whole factors
+    Tensor diff{}, diff_b{};        // Full: the weight's and the bias's differences (either may be absent)
     std::optional<float> alpha{};   // none: scale 1
     // DoRA (weight-decomposed LoRA): the magnitudes the updated weight's columns (kohya: [1, in(, 1, 1)])
     // or rows (LyCORIS / PEFT: [out, 1(, 1, 1)]) are rescaled to; see io/lora_merge.h.
@@ -50,7 +54,7 @@ struct LoraFile {
 std::string kohya_module_name(const std::string& prefix, std::string module_path);
 
 // Throws Error naming the file for a file that is no LoRA (a model, an embedding), incomplete or
-// mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, IA3, full diffs; named).
+// mis-shaped modules, or a LyCORIS variant difu does not apply yet (Tucker, IA3; named).
 LoraFile read_lora(const std::string& path);
 
 }  // namespace difu

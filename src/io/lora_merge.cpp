@@ -35,7 +35,7 @@ void add_openclip_targets(std::map<std::string, LoraTarget>& out, const std::vec
 }
 
 // [rows, cols] of a 2-d or 4-d weight / LoRA matrix (4-d: cols = in · kh · kw).
-int64_t cols_of(const Tensor& t) { return t.ndim() == 4 ? t.dim(1) * t.dim(2) * t.dim(3) : t.dim(1); }
+int64_t cols_of(const Tensor& t) { return t.ndim() == 1 ? 1 : t.numel() / t.dim(0); }
 
 // a [m, r] · b [r, n] (b may be 4-d: [r, in, kh, kw] read as [r, in·kh·kw]) in fp32, k in order.
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
@@ -91,6 +91,10 @@ Tensor update_of(const LoraModule& m) {
             return a;
         }
         case LoraKind::LoKr: return kron(factor(m.w1, m.w1a, m.w1b), factor(m.w2, m.w2a, m.w2b));
+        case LoraKind::Full: {
+            const Tensor d = m.diff.to(DType::F32).contiguous();
+            return d.reshape({d.dim(0), cols_of(d)});
+        }
     }
     throw Error::make("unknown LoRA kind");
 }
@@ -122,6 +126,22 @@ Tensor dora_update(const Tensor& delta, const float* w, int64_t in_channels, con
             o[r * cols + c] = vp[r * cols + c] * (m[g] / static_cast<float>(std::sqrt(norm[static_cast<size_t>(g)]))) - w[r * cols + c];
         }
     return out;
+}
+
+// A full / norm module's bias difference: b' = b + m · Δb (webui's ex_bias: the multiplier, no scale).
+void add_bias_difference(const Checkpoint& ck, LoraMerge& merge, const std::string& path, const LoraModule& m,
+                         const LoraTarget& target, float multiplier) {
+    std::string key = target.key;
+    const size_t at = key.rfind("weight");
+    if (at == std::string::npos) throw Error::at(path, "module '{}': '{}' has no bias to change", m.name, key);
+    key.replace(at, 6, "bias");
+    if (!ck.has(key) || ck.get(key).ndim() != 1 || ck.get(key).dim(0) < target.row0 + target.rows || m.diff_b.numel() != target.rows)
+        throw Error::at(path, "module '{}': its bias difference {} does not fit '{}'", m.name, shape_str(m.diff_b.shape()), key);
+    auto [slot, fresh] = merge.weights.try_emplace(key);
+    if (fresh) slot->second = ck.get(key).to(DType::F32);
+    float* b = slot->second.mutable_data<float>() + target.row0;
+    const Tensor d = m.diff_b.to(DType::F32);
+    for (int64_t i = 0; i < target.rows; ++i) b[i] += multiplier * d.f32()[static_cast<size_t>(i)];
 }
 
 }  // namespace
@@ -175,34 +195,38 @@ LoraMerge merge_loras(const Checkpoint& ck, const ModelConfig& cfg, const std::v
             const bool kernel_fits = m.kind != LoraKind::LoRA ||
                                      (m.down.ndim() == 2 ? (base.ndim() == 2 || (base.dim(2) == 1 && base.dim(3) == 1))
                                                          : base.ndim() == 4 && m.down.dim(2) == base.dim(2) && m.down.dim(3) == base.dim(3));
+            const bool weight_update = m.kind != LoraKind::Full || m.diff.defined();  // a full module may change the bias only
             Tensor update;
             std::string why;
             try {
-                if (kernel_fits) update = update_of(m);
+                if (kernel_fits && weight_update) update = update_of(m);
             } catch (const Error& e) {
                 why = e.what();
             }
-            if (!update.defined() || update.dim(0) != target.rows || update.dim(1) != cols)
+            if (weight_update && (!update.defined() || update.dim(0) != target.rows || update.dim(1) != cols))
                 throw Error::at(file.path, "module '{}' ({}) does not fit '{}' {}{}: a LoRA for another model family?{}", m.name,
                                 update.defined() ? "update " + shape_str(update.shape()) : "its shapes", target.key,
                                 shape_str(base.shape()),
                                 target.rows != base.dim(0) ? fmt::format(" rows {}..{}", target.row0, target.row0 + target.rows) : "",
                                 why.empty() ? "" : " (" + why + ")");
             if (multiplier == 0.0f) continue;
-            auto [slot, fresh] = merge.weights.try_emplace(target.key);
-            if (fresh) slot->second = base.to(DType::F32);
-            float* w = slot->second.mutable_data<float>() + target.row0 * cols;
-            if (m.dora_scale.defined()) {  // on the weight as merged so far, as webui applies networks in turn
-                try {
-                    update = dora_update(update, w, base.ndim() == 4 ? base.dim(1) : cols, m.dora_scale);
-                } catch (const Error& e) {
-                    throw Error::at(file.path, "module '{}': {}", m.name, e.what());
+            if (weight_update) {
+                auto [slot, fresh] = merge.weights.try_emplace(target.key);
+                if (fresh) slot->second = base.to(DType::F32);
+                float* w = slot->second.mutable_data<float>() + target.row0 * cols;
+                if (m.dora_scale.defined()) {  // on the weight as merged so far, as webui applies networks in turn
+                    try {
+                        update = dora_update(update, w, base.ndim() == 4 ? base.dim(1) : cols, m.dora_scale);
+                    } catch (const Error& e) {
+                        throw Error::at(file.path, "module '{}': {}", m.name, e.what());
+                    }
                 }
+                const float* p = update.data<float>();
+                const float scale = m.scale();
+                // kohya's merge_to order: W + (m · ΔW) · scale
+                for (int64_t i = 0; i < target.rows * cols; ++i) w[i] += (multiplier * p[i]) * scale;
             }
-            const float* p = update.data<float>();
-            const float scale = m.scale();
-            // kohya's merge_to order: W + (m · ΔW) · scale
-            for (int64_t i = 0; i < target.rows * cols; ++i) w[i] += (multiplier * p[i]) * scale;
+            if (m.diff_b.defined()) add_bias_difference(ck, merge, file.path, m, target, multiplier);
             ++merge.applied;
         }
         if (matched == 0)

@@ -1,7 +1,9 @@
 // io/lora_merge.h — LoRA networks merged into a model's weights, as kohya's LoRAInfModule.merge_to and
 // webui do, in fp32 before any conversion of the model:
 //   W' = W + (m · ΔW) · (alpha / r)     ΔW = up · down (LoRA, LoCon), (w1a · w1b) ⊙ (w2a · w2b) (LoHa),
-//                                        w1 ⊗ w2 (LoKr); conv kernels through [out, in·kh·kw] reshapes
+//                                        w1 ⊗ w2 (LoKr), diff / w_norm (full, norm); conv kernels through
+//                                        [out, in·kh·kw] reshapes;  b' = b + m · Δb (full / norm bias differences)
+//   DoRA modules: W' = W + m · scale · (V · mag / ||V|| - W), V = W + ΔW (webui's apply_weight_decompose)
 // m is the network's text-encoder or UNet multiplier (webui's <lora:name:te:unet>). The model's modules are
 // named from its own keys: UNet weights by diffusers' names (io/checkpoint_convert.h), text encoders by
 // transformers' CLIPTextModel names, the OpenCLIP towers' q / k / v being row thirds of their in_proj.

@@ -359,3 +359,39 @@ TEST(Lora, DoraFilesReadTheirMagnitudes) {
     ASSERT_TRUE(f.modules[0].dora_scale.defined());
     EXPECT_EQ(f.modules[0].dora_scale.shape(), (Shape{1, 32}));
 }
+
+TEST(Lora, FullAndNormDifferencesAddToWeightsAndBiases) {
+    // LyCORIS full modules (diff, diff_b) and norm modules (w_norm, b_norm): W' = W + m · diff, b' = b + m · diff_b.
+    struct Case {
+        const char* name;
+        const char* weight;  // checkpoint key
+    };
+    const Case cases[] = {
+        {"lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_out_0",
+         "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_out.0.weight"},
+        {"lora_unet_down_blocks_0_resnets_0_norm1", "model.diffusion_model.input_blocks.1.0.in_layers.0.weight"},
+        {"lora_te_text_model_final_layer_norm", "cond_stage_model.transformer.text_model.final_layer_norm.weight"},
+    };
+    for (const Case& c : cases) {
+        const Tensor w = base().get(c.weight).to(DType::F32);
+        std::string bias_key = c.weight;
+        bias_key.replace(bias_key.rfind("weight"), 6, "bias");
+        const Tensor b = base().get(bias_key).to(DType::F32);
+        LoraModule m{c.name, LoraKind::Full};
+        m.diff = filled(w.shape(), 11);
+        m.diff_b = filled(b.shape(), 12);
+        LoraFile f{"full.safetensors", "kohya", {m}};
+        const LoraMerge merge = merge_loras(base(), detect_model(base()), {{&f, 0.5f, 0.5f}});
+        const Tensor& w2 = merge.weights.at(c.weight);
+        const Tensor& b2 = merge.weights.at(bias_key);
+        for (int64_t i = 0; i < w.numel(); ++i) ASSERT_FLOAT_EQ(w2.f32()[i], w.f32()[i] + 0.5f * m.diff.f32()[i]) << c.name;
+        for (int64_t i = 0; i < b.numel(); ++i) ASSERT_FLOAT_EQ(b2.f32()[i], b.f32()[i] + 0.5f * m.diff_b.f32()[i]) << c.name;
+    }
+    // Read from a file by their keys.
+    const std::string path = test::temp_dir() + "/full.safetensors";
+    write_safetensors(path, {{std::string(cases[1].name) + ".w_norm", filled({32}, 1)}, {std::string(cases[1].name) + ".b_norm", filled({32}, 2)}});
+    const LoraFile f = read_lora(path);
+    ASSERT_EQ(f.modules.size(), 1u);
+    EXPECT_EQ(f.modules[0].kind, LoraKind::Full);
+    EXPECT_TRUE(f.modules[0].diff.defined() && f.modules[0].diff_b.defined());
+}
