@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "core/threads.h"
@@ -15,6 +16,7 @@
 #include "io/sha256.h"
 #include "kernels/dnnl_weights.h"
 #include "io/lora_merge.h"
+#include "models/taesd/taesd.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/extra_networks.h"
 #include "pipeline/guidance.h"
@@ -86,6 +88,23 @@ void DiffusionPipeline::release_all_but(const void* keep) {
 }
 
 namespace {
+
+// [B, 3, H, W] decoder output to pictures: clamp((x + 1) / 2, 0, 1) for the VAE's [-1, 1], clamp(x, 0, 1)
+// for TAESD's [0, 1].
+std::vector<Image> images_of(const Tensor& x, bool signed_range) {
+    std::vector<Image> out;
+    const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3), per = c * h * w;
+    for (int64_t b = 0; b < x.dim(0); ++b) {
+        std::vector<float> v(static_cast<size_t>(per));
+        for (int64_t i = 0; i < per; ++i) {
+            const float raw = x.f32()[b * per + i];
+            v[i] = std::clamp(signed_range ? (raw + 1.0f) / 2.0f : raw, 0.0f, 1.0f);
+        }
+        out.push_back(from_float_chw(v.data(), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
+    }
+    return out;
+}
+
 template <typename Model>
 const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, const ModelConfig& cfg, Precision p,
                              double* build_seconds) {
@@ -116,6 +135,11 @@ void DiffusionPipeline::set_vae(const std::string& path) {
     external_vae_ = with_external_vae(ck_, cfg_, path);
     vae_path_ = path;
     vae_hash_ = sha256_file_hex(path).substr(0, kModelHashDigits);
+}
+
+void DiffusionPipeline::set_taesd(const std::string& decoder_path, const std::string& encoder_path) {
+    taesd_decoder_ = decoder_path.empty() ? nullptr : std::make_shared<TaesdModel>(decoder_path, TaesdModel::Part::Decoder);
+    taesd_encoder_ = encoder_path.empty() ? nullptr : std::make_shared<TaesdModel>(encoder_path, TaesdModel::Part::Encoder);
 }
 
 void DiffusionPipeline::use_loras(const std::vector<LoraUse>& loras) {
@@ -383,15 +407,36 @@ Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, 
     return out;
 }
 
-// The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
-Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const {
+// The init image at the requested size, [B, 3, H, W] in [-1, 1].
+Tensor DiffusionPipeline::init_image_tensor(const GenerateRequest& r) const {
     Image img = *r.init_image;
     if (img.channels == 4) img = flatten_alpha(img);
     if (img.width != r.width || img.height != r.height) img = resize_image(img, r.width, r.height);  // webui "Just resize"
     std::vector<float> chw = to_float_chw(img);
     Tensor x = Tensor::empty({r.batch_size, 3, r.height, r.width});
     for (int b = 0; b < r.batch_size; ++b) std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
-    Posterior p = vae.encode(x, arena);
+    return x;
+}
+
+// TAESD's encoding as a posterior of zero variance: mean = latent / scale_factor (so that the sampled
+// start latent, scale_factor · mean, is TAESD's UNet-space latent), logvar = -inf. TAESD takes [0, 1].
+Tensor DiffusionPipeline::taesd_init_moments(const GenerateRequest& r) const {
+    Tensor x = init_image_tensor(r);
+    for (float& v : x.f32_mut()) v = (v + 1.0f) / 2.0f;
+    const Tensor latent = taesd_encoder_->forward(x);
+    Tensor moments = Tensor::empty({latent.dim(0), 2 * latent.dim(1), latent.dim(2), latent.dim(3)});
+    const int64_t per = latent.numel() / latent.dim(0);
+    for (int64_t b = 0; b < latent.dim(0); ++b)
+        for (int64_t i = 0; i < per; ++i) {
+            moments.f32_mut()[b * 2 * per + i] = latent.f32()[b * per + i] / cfg_.vae.scale_factor;
+            moments.f32_mut()[b * 2 * per + per + i] = -std::numeric_limits<float>::infinity();
+        }
+    return moments;
+}
+
+// The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
+Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const {
+    Posterior p = vae.encode(init_image_tensor(r), arena);
     const int64_t e = cfg_.vae.embed_dim, hw = p.mean.dim(2) * p.mean.dim(3);
     Tensor moments = Tensor::empty({r.batch_size, 2 * e, p.mean.dim(2), p.mean.dim(3)});
     for (int b = 0; b < r.batch_size; ++b) {
@@ -431,6 +476,8 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
         info.extra.emplace_back("Batch pos", std::to_string(batch_pos));
     }
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
+    if (r.init_image && r.encode == VaeMethod::Taesd) info.extra.emplace_back("VAE Encoder", "TAESD");  // webui's sd_vae_*_method
+    if (r.decode == VaeMethod::Taesd) info.extra.emplace_back("VAE Decoder", "TAESD");
     if (!vae_path_.empty()) {  // webui's sd_vae: its short hash and file name
         info.extra.emplace_back("VAE hash", vae_hash_);
         info.extra.emplace_back("VAE", std::filesystem::path(vae_path_).filename().string());
@@ -480,7 +527,10 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (r.init_image || cfg_.unet.in_channels != cfg_.unet.out_channels) resolve_default_size(r, &build);
     const ModelInputs inputs = model_inputs(r, arena, &build);
     std::optional<Tensor> moments;
-    if (r.init_image) moments = encode_init_image(vae_model(&build), r, arena);
+    if (r.decode == VaeMethod::Taesd && !taesd_decoder_) throw Error::make("TAESD decoding asked for, but no TAESD decoder is loaded (--taesd FILE)");
+    if (r.init_image && r.encode == VaeMethod::Taesd && !taesd_encoder_)
+        throw Error::make("TAESD encoding asked for, but no TAESD encoder is loaded (--taesd-encoder FILE)");
+    if (r.init_image) moments = r.encode == VaeMethod::Taesd ? taesd_init_moments(r) : encode_init_image(vae_model(&build), r, arena);
     result.times.text = phase_seconds(t0, 0);
 
     // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
@@ -514,7 +564,10 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         DiffusionPipeline& decoder = *finished_by[static_cast<size_t>(b)];
         if (&decoder != this) release_all_but(nullptr);
         else if (refiner_) refiner_->release_all_but(nullptr);
-        std::vector<Image> images = decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
+        // TAESD: this model's (a refiner shares its latent space); images are TAESD's [0, 1] clamped.
+        std::vector<Image> images = r.decode == VaeMethod::Taesd
+                                        ? images_of(taesd_decoder_->forward(latents[static_cast<size_t>(b)]), false)
+                                        : decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
         for (size_t i = 0; i < images.size(); ++i) {
             // GPU rng: image i has a generator of its own, seed + i, which alone gives its noise again.
             const int64_t seed = seeds[static_cast<size_t>(b)] + (r.rng == RngSource::Gpu ? static_cast<int64_t>(i) : 0);
@@ -532,15 +585,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
 
 std::vector<Image> DiffusionPipeline::decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const {
     // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
-    Tensor x = vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena);
-    std::vector<Image> out;
-    const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3), per = c * h * w;
-    for (int64_t b = 0; b < x.dim(0); ++b) {
-        std::vector<float> v(static_cast<size_t>(per));
-        for (int64_t i = 0; i < per; ++i) v[i] = std::clamp((x.f32()[b * per + i] + 1.0f) / 2.0f, 0.0f, 1.0f);
-        out.push_back(from_float_chw(v.data(), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
-    }
-    return out;
+    return images_of(vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena), true);
 }
 
 }  // namespace difu

@@ -102,6 +102,9 @@ public:
     // checkpoint's. Throws Error naming the file when it does not fit.
     void set_vae(const std::string& path);
     const std::string& vae_path() const { return vae_path_; }
+    // TAESD files (models/taesd) that requests with VaeMethod::Taesd decode / encode with; "" = none.
+    // Throws Error naming the file when it is no TAESD of that part.
+    void set_taesd(const std::string& decoder_path, const std::string& encoder_path = "");
     const std::string& vae_hash() const { return vae_hash_; }  // its SHA-256's first 10 hex digits
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
     void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
@@ -125,7 +128,9 @@ private:
     // SDXL's unconditional side for an empty negative prompt: zero text context and pooled part, the
     // request's size features.
     Conditioning zero_text(const GenerateRequest& r) const;
+    Tensor init_image_tensor(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
+    Tensor taesd_init_moments(const GenerateRequest& r) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, class BatchNoise& draws) const;
     Tensor sample_unipc_run(const GenerateRequest& r, const SamplerChoice& sc, const Tensor& noise, const Tensor* start,
                             const EpsModel& eps, const StepCallback& cb) const;
@@ -171,6 +176,7 @@ private:
     std::shared_ptr<EmbeddingLibrary> embeddings_;
     std::optional<Checkpoint> external_vae_;  // ck_ with the VAE file's tensors, when one is set
     std::string vae_path_, vae_hash_;
+    std::shared_ptr<const class TaesdModel> taesd_decoder_, taesd_encoder_;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;

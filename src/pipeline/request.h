@@ -34,6 +34,10 @@ struct Variation {
     bool resizes() const { return resize_from_width > 0 && resize_from_height > 0; }
 };
 
+// webui's sd_vae_encode_method / sd_vae_decode_method: the checkpoint's VAE, or the tiny TAESD
+// (DiffusionPipeline::set_taesd), about a hundred times less work and a little less detail.
+enum class VaeMethod { Full, Taesd };
+
 // A LoRA network merged into the model for one request (webui's <lora:name:te:unet>, the CLI's --lora).
 struct LoraUse {
     std::string path;
@@ -56,6 +60,7 @@ struct GenerateRequest {
     int batch_count = 1;      // sequential batches
     int batch_size = 1;       // images per UNet batch
     float eta = 0.0f;         // DDIM eta
+    VaeMethod decode = VaeMethod::Full, encode = VaeMethod::Full;  // latents to pixels, the init image to latents
     SizeConditioning size_conditioning;  // SDXL's original size / crop / target size (default: the image's)
     // img2img: start from this picture, keeping (1 - strength) of it.
     std::optional<Image> init_image;

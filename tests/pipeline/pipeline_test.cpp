@@ -94,8 +94,11 @@ TEST(Pipeline, EverySamplerRunsAndProgressCountsSteps) {
         EXPECT_EQ(calls, total) << sampler;
         // DPM fast reports its solver steps (4 model calls: one third-order and one first-order step);
         // DPM adaptive picks its own.
-        if (kind == SamplerKind::DpmFast) EXPECT_EQ(total, 2);
-        else if (kind != SamplerKind::DpmAdaptive) EXPECT_EQ(total, r.steps) << sampler;
+        if (kind == SamplerKind::DpmFast) {
+            EXPECT_EQ(total, 2);
+        } else if (kind != SamplerKind::DpmAdaptive) {
+            EXPECT_EQ(total, r.steps) << sampler;
+        }
     }
 }
 
@@ -258,4 +261,28 @@ TEST(Pipeline, PromptEditingCountsModelCallsAsWebuisCfgDenoiser) {
         if (std::string(sampler) == "euler") EXPECT_EQ(edited, cat);
         else EXPECT_NE(edited, cat);
     }
+}
+
+TEST(Pipeline, TaesdDecodesAndEncodesWhenAsked) {
+    DiffusionPipeline p(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
+    GenerateRequest r = small_request();
+    r.decode = VaeMethod::Taesd;
+    EXPECT_THROW(p.generate(r), Error);  // none loaded: a clear error, not the VAE's picture
+    p.set_taesd(fixture_path("taesd-tiny/taesd_decoder.safetensors"), fixture_path("taesd-tiny/taesd_encoder.safetensors"));
+    const GenerateResult tiny = p.generate(r);
+    r.decode = VaeMethod::Full;
+    const GenerateResult full = p.generate(r);
+    ASSERT_EQ(tiny.images.size(), 1u);
+    EXPECT_EQ(tiny.images[0].image.width, 128);
+    EXPECT_NE(tiny.images[0].image.pixels, full.images[0].image.pixels);  // another decoder (random weights)
+    EXPECT_NE(tiny.images[0].infotext.find("VAE Decoder: TAESD"), std::string::npos) << tiny.images[0].infotext;
+    EXPECT_EQ(full.images[0].infotext.find("TAESD"), std::string::npos);
+    // img2img: the init image's latent is TAESD's, not the VAE's.
+    r.init_image = read_image(fixture_path("sd1-tiny/init_image.png"));
+    r.encode = VaeMethod::Taesd;
+    r.sampler = "ddim";
+    const GenerateResult i2i = p.generate(r);
+    EXPECT_NE(i2i.images[0].infotext.find("VAE Encoder: TAESD"), std::string::npos);
+    r.encode = VaeMethod::Full;
+    EXPECT_NE(p.generate(r).images[0].image.pixels, i2i.images[0].image.pixels);
 }
