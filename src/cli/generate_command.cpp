@@ -30,6 +30,8 @@ struct GenerateOptions {
     std::string embeddings_dir;                     // textual inversions prompts may name
     std::string vae;                                // a VAE file instead of the checkpoint's
     std::string taesd, taesd_encoder;               // TAESD decoder / encoder files
+    std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
+    bool no_mask_composite = false;
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
@@ -109,6 +111,9 @@ void run_generate(GenerateOptions o) {
         if (!o.lora_dir.empty()) library.emplace(o.lora_dir);
         add_prompt_loras(r, library ? &*library : nullptr);
     }
+    if (!o.mask.empty()) r.mask = read_image(o.mask);
+    if (!o.mask_noise_file.empty()) r.mask_image_noise = read_noise_file(o.mask_noise_file);
+    r.mask_composite = !o.no_mask_composite;
     if (!o.taesd.empty()) r.decode = VaeMethod::Taesd;
     if (!o.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
     validate_request(r);  // before the (slow) load, so a typo fails at once
@@ -231,6 +236,13 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--taesd", o->taesd, "Decode with TAESD, the tiny autoencoder (taesd_decoder.pth / .safetensors; taesdxl_decoder "
                                          "for SDXL): about 100x less work than the VAE, a little less detail");
     cmd->add_option("--taesd-encoder", o->taesd_encoder, "Encode the init image with TAESD (taesd_encoder.pth / .safetensors)");
+    cmd->add_option("--mask", o->mask, "Inpainting mask for the init image (-i): white (>= 128) is repainted, black kept");
+    cmd->add_flag("--mask-invert", r.mask_invert, "Repaint the black part of the mask instead (webui's inpainting_mask_invert)");
+    cmd->add_flag("--no-mask-composite", o->no_mask_composite,
+                  "Keep the decoded picture outside the mask too, instead of pasting it over the original (runwayml's inpaint_st.py)");
+    cmd->add_option("--mask-noise-file", o->mask_noise_file,
+                    "An inpainting model's masked-image posterior noise from FILE.safetensors[:TENSOR] (reproduces a stored run; "
+                    "default: the posterior mean)");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

@@ -74,7 +74,8 @@ std::vector<float> to_float_chw(const Image& img);
 // Pillow's Image.resize(size, LANCZOS): separable Lanczos3 (support widened by the scale factor when
 // shrinking, i.e. antialiased), horizontal pass then vertical, 8-bit fixed-point accumulation, so an
 // RGB result matches Pillow's; RGBA is resized premultiplied, as Pillow does.
-Image resize_image(const Image& img, int width, int height);
+enum class Resample { Lanczos, Bicubic };  // Pillow's LANCZOS (webui's resize), BICUBIC (Image.resize's default)
+Image resize_image(const Image& img, int width, int height, Resample filter = Resample::Lanczos);
 // The largest centered region of aspect width:height (no scaling).
 Image crop_to_aspect(const Image& img, int width, int height);
 // webui's resize_image mode 1 "Crop and resize": scale to cover width x height, then center-crop.

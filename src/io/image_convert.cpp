@@ -39,6 +39,14 @@ double sinc(double x) {
 
 double lanczos3(double x) { return (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0; }
 
+constexpr double kBicubicSupport = 2.0, kBicubicA = -0.5;  // Pillow's bicubic_filter
+double bicubic(double x) {
+    x = std::fabs(x);
+    if (x < 1.0) return ((kBicubicA + 2.0) * x - (kBicubicA + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * kBicubicA;
+    return 0.0;
+}
+
 // For each output index: the first input index, how many inputs, and their fixed-point weights
 // (ksize per output, zero-padded), exactly as Pillow's precompute_coeffs + normalize_coeffs_8bpc.
 struct Kernel {
@@ -47,10 +55,11 @@ struct Kernel {
     std::vector<int32_t> weights;
 };
 
-Kernel lanczos_kernel(int in_size, int out_size) {
+Kernel make_kernel(int in_size, int out_size, Resample filter) {
     const double scale = static_cast<double>(in_size) / out_size;
     const double filterscale = std::max(scale, 1.0);  // shrinking widens the filter: antialiasing
-    const double support = kLanczosSupport * filterscale;
+    const double support = (filter == Resample::Bicubic ? kBicubicSupport : kLanczosSupport) * filterscale;
+    auto f = filter == Resample::Bicubic ? bicubic : lanczos3;
     const double ss = 1.0 / filterscale;  // multiplied, not divided, so the weights match Pillow's bits
     Kernel k;
     k.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
@@ -63,7 +72,7 @@ Kernel lanczos_kernel(int in_size, int out_size) {
         const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
         const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
         double ww = 0.0;
-        for (int x = 0; x < xmax; ++x) ww += w[x] = lanczos3((x + xmin - center + 0.5) * ss);
+        for (int x = 0; x < xmax; ++x) ww += w[x] = f((x + xmin - center + 0.5) * ss);
         for (int x = 0; x < xmax; ++x) {
             const double v = (ww != 0.0 ? w[x] / ww : w[x]) * (1 << kPrecisionBits);
             k.weights[static_cast<size_t>(xx) * k.ksize + x] = static_cast<int32_t>(v < 0 ? v - 0.5 : v + 0.5);
@@ -77,8 +86,8 @@ Kernel lanczos_kernel(int in_size, int out_size) {
 uint8_t clip8(int32_t acc) { return static_cast<uint8_t>(std::clamp(acc >> kPrecisionBits, 0, 255)); }
 
 // One pass along x (step = channels) or y (step = stride): out[i] = Σ_j w_ij in[first_i + j].
-Image resample_x(const Image& in, int out_w) {
-    const Kernel k = lanczos_kernel(in.width, out_w);
+Image resample_x(const Image& in, int out_w, Resample filter) {
+    const Kernel k = make_kernel(in.width, out_w, filter);
     Image out = blank(out_w, in.height, in.channels);
     for (int y = 0; y < in.height; ++y)
         for (int xx = 0; xx < out_w; ++xx)
@@ -91,8 +100,8 @@ Image resample_x(const Image& in, int out_w) {
     return out;
 }
 
-Image resample_y(const Image& in, int out_h) {
-    const Kernel k = lanczos_kernel(in.height, out_h);
+Image resample_y(const Image& in, int out_h, Resample filter) {
+    const Kernel k = make_kernel(in.height, out_h, filter);
     Image out = blank(in.width, out_h, in.channels);
     const size_t row = in.stride();
     for (int yy = 0; yy < out_h; ++yy) {
@@ -171,14 +180,14 @@ std::vector<float> to_float_chw(const Image& img) {
     return out;
 }
 
-Image resize_image(const Image& img, int width, int height) {
+Image resize_image(const Image& img, int width, int height, Resample filter) {
     check_image(img, "resize_image");
     check_target(width, height, "resize_image");
     if (width == img.width && height == img.height) return img;  // Pillow returns a copy, even for RGBA
     Image work = img;
     if (work.channels == 4) premultiply(work);
-    if (width != work.width) work = resample_x(work, width);  // Pillow: horizontal pass first
-    if (height != work.height) work = resample_y(work, height);
+    if (width != work.width) work = resample_x(work, width, filter);  // Pillow: horizontal pass first
+    if (height != work.height) work = resample_y(work, height, filter);
     if (work.channels == 4) unpremultiply(work);
     return work;
 }

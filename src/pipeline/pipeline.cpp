@@ -21,6 +21,7 @@
 #include "pipeline/extra_networks.h"
 #include "pipeline/guidance.h"
 #include "pipeline/image_conditioning.h"
+#include "pipeline/inpaint.h"
 #include "pipeline/noise.h"
 #include "pipeline/prediction_probe.h"
 #include "pipeline/refiner.h"
@@ -89,21 +90,6 @@ void DiffusionPipeline::release_all_but(const void* keep) {
 
 namespace {
 
-// [B, 3, H, W] decoder output to pictures: clamp((x + 1) / 2, 0, 1) for the VAE's [-1, 1], clamp(x, 0, 1)
-// for TAESD's [0, 1].
-std::vector<Image> images_of(const Tensor& x, bool signed_range) {
-    std::vector<Image> out;
-    const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3), per = c * h * w;
-    for (int64_t b = 0; b < x.dim(0); ++b) {
-        std::vector<float> v(static_cast<size_t>(per));
-        for (int64_t i = 0; i < per; ++i) {
-            const float raw = x.f32()[b * per + i];
-            v[i] = std::clamp(signed_range ? (raw + 1.0f) / 2.0f : raw, 0.0f, 1.0f);
-        }
-        out.push_back(from_float_chw(v.data(), static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
-    }
-    return out;
-}
 
 template <typename Model>
 const Model& build_if_needed(std::unique_ptr<Model>& m, const Checkpoint& ck, const ModelConfig& cfg, Precision p,
@@ -257,9 +243,16 @@ ModelInputs DiffusionPipeline::model_inputs(const GenerateRequest& r, Arena& are
     counts.insert(counts.end(), uncond_counts.begin(), uncond_counts.end());
     if (std::adjacent_find(counts.begin(), counts.end(), std::not_equal_to<>()) != counts.end())
         in.prompts.empty_chunk = encode("").context;
-    // An inpainting UNet's extra input channels (mask, masked-image latent), as webui gives them without a mask.
-    if (cfg_.unet.in_channels != cfg_.unet.out_channels)
-        in.image_conditioning = txt2img_image_conditioning(vae_model(build), cfg_, r.width, r.height, arena);
+    // An inpainting UNet's extra input channels: the request's mask and masked image, else (webui without
+    // a mask) everything masked over a gray image.
+    if (cfg_.unet.in_channels != cfg_.unet.out_channels) {
+        if (r.mask && r.init_image)
+            in.image_conditioning = inpainting_conditioning(vae_model(build), cfg_, init_image_tensor(r).slice(0, 0, 1).contiguous(),
+                                                            repaint_mask(*r.mask, r.width, r.height, r.mask_invert),
+                                                            r.mask_image_noise.value_or(Tensor()), arena);
+        else
+            in.image_conditioning = txt2img_image_conditioning(vae_model(build), cfg_, r.width, r.height, arena);
+    }
     return in;
 }
 
@@ -339,6 +332,8 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         if (init_latent) throw Error::make("img2img with the DDPM sampler is not supported; use ddim or a k-diffusion sampler");
         return sample_ddpm(eps_model(), *schedule_, r.steps, noise, ancestral, cb);
     }
+    if (r.mask && init_latent && is_compvis(sc.kind))
+        throw Error::make("masked img2img runs on the k-diffusion samplers (euler_a, dpmpp_2m, ...), not {}", sampler_label(sc.kind));
     if (sc.kind == SamplerKind::UniPc || sc.kind == SamplerKind::UniPcBh2) return sample_unipc_run(r, sc, noise, init_latent ? &start : nullptr, eps_model(), cb);
     if (is_compvis(sc.kind)) {
         const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, r.eta);
@@ -367,83 +362,23 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         next_call();
         return make_cfg_denoiser(*guided);
     });
-    const KSamplerArgs a{d, sigmas, cb};
-    if (info.noise != SamplerNoise::Brownian) return run_k_sampler(sc.kind, a, x, ancestral);
-    // The Brownian paths span the run's sigmas: from the smallest above 0 to the largest.
-    float sigma_min = sigmas.front(), sigma_max = sigmas.front();
-    for (float s : sigmas)
-        if (s > 0) sigma_min = std::min(sigma_min, s), sigma_max = std::max(sigma_max, s);
-    return run_k_sampler(sc.kind, a, x, draws.brownian(sigma_min, sigma_max));
-}
-
-// webui's UniPC (sd_samplers_timesteps): the DDIM timesteps decide the step count (len(range(0, T, T //
-// steps))); img2img noises the start with alphas_cumprod at timesteps[t_enc] and starts UniPC at
-// timesteps[t_enc - 1] / T + 1 / T (webui's own "likely off by a bit" choice, kept for its images).
-Tensor DiffusionPipeline::sample_unipc_run(const GenerateRequest& r, const SamplerChoice& sc, const Tensor& noise,
-                                           const Tensor* start, const EpsModel& eps, const StepCallback& cb) const {
-    const DdimSchedule ds = make_ddim_schedule(*schedule_, r.steps, 0.0f);
-    const int T = schedule_->timesteps();
-    UniPcOptions options;
-    options.variant = sc.kind == SamplerKind::UniPcBh2 ? UniPcVariant::Bh2 : UniPcVariant::Bh1;
-    if (!start) return sample_unipc(eps, schedule_->alphas_cumprod(), static_cast<int>(ds.timesteps.size()), noise, 1.0, options, cb);
-    constexpr float kMaxStrength = 0.999f;  // webui's setup_img2img_steps
-    const int t_enc = static_cast<int>(std::min(r.strength, kMaxStrength) * static_cast<float>(ds.timesteps.size()));
-    if (t_enc == 0) return *start;
-    const Tensor x = ddim_stochastic_encode(ds, *start, t_enc, noise);
-    const double t_start = (ds.timesteps[static_cast<size_t>(t_enc - 1)] + 1.0) / T;
-    return sample_unipc(eps, schedule_->alphas_cumprod(), t_enc, x, t_start, options, cb);
-}
-
-// init_latent = scale_factor * (mean + exp(logvar / 2) z) for every image of the batch, with z drawn
-// from the batch's generator after the initial noise (scripts/img2img.py samples the posterior too).
-Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, BatchNoise& draws) const {
-    const int64_t b = posterior_moments.dim(0), e = cfg_.vae.embed_dim;
-    Tensor mean = posterior_moments.slice(1, 0, e).contiguous(), logvar = posterior_moments.slice(1, e, 2 * e).contiguous();
-    Tensor z = draws.posterior(mean.shape());
-    Tensor out = Tensor::empty(mean.shape());
-    for (int64_t i = 0; i < out.numel(); ++i)
-        out.f32_mut()[i] = cfg_.vae.scale_factor * (mean.f32()[i] + std::exp(0.5f * logvar.f32()[i]) * z.f32()[i]);
-    (void)b;
-    return out;
-}
-
-// The init image at the requested size, [B, 3, H, W] in [-1, 1].
-Tensor DiffusionPipeline::init_image_tensor(const GenerateRequest& r) const {
-    Image img = *r.init_image;
-    if (img.channels == 4) img = flatten_alpha(img);
-    if (img.width != r.width || img.height != r.height) img = resize_image(img, r.width, r.height);  // webui "Just resize"
-    std::vector<float> chw = to_float_chw(img);
-    Tensor x = Tensor::empty({r.batch_size, 3, r.height, r.width});
-    for (int b = 0; b < r.batch_size; ++b) std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
-    return x;
-}
-
-// TAESD's encoding as a posterior of zero variance: mean = latent / scale_factor (so that the sampled
-// start latent, scale_factor · mean, is TAESD's UNet-space latent), logvar = -inf. TAESD takes [0, 1].
-Tensor DiffusionPipeline::taesd_init_moments(const GenerateRequest& r) const {
-    Tensor x = init_image_tensor(r);
-    for (float& v : x.f32_mut()) v = (v + 1.0f) / 2.0f;
-    const Tensor latent = taesd_encoder_->forward(x);
-    Tensor moments = Tensor::empty({latent.dim(0), 2 * latent.dim(1), latent.dim(2), latent.dim(3)});
-    const int64_t per = latent.numel() / latent.dim(0);
-    for (int64_t b = 0; b < latent.dim(0); ++b)
-        for (int64_t i = 0; i < per; ++i) {
-            moments.f32_mut()[b * 2 * per + i] = latent.f32()[b * per + i] / cfg_.vae.scale_factor;
-            moments.f32_mut()[b * 2 * per + per + i] = -std::numeric_limits<float>::infinity();
-        }
-    return moments;
-}
-
-// The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
-Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const {
-    Posterior p = vae.encode(init_image_tensor(r), arena);
-    const int64_t e = cfg_.vae.embed_dim, hw = p.mean.dim(2) * p.mean.dim(3);
-    Tensor moments = Tensor::empty({r.batch_size, 2 * e, p.mean.dim(2), p.mean.dim(3)});
-    for (int b = 0; b < r.batch_size; ++b) {
-        std::copy_n(p.mean.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + b * 2 * e * hw);
-        std::copy_n(p.logvar.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + (b * 2 + 1) * e * hw);
+    // Masked img2img: every denoised estimate keeps the init latent outside the mask (webui's CFGDenoiser).
+    std::vector<float> repaint;
+    if (r.mask && init_latent) {
+        repaint = latent_repaint_mask(repaint_mask(*r.mask, r.width, r.height, r.mask_invert), r.width, r.height);
+        d = [inner = std::move(d), &start, &repaint](const Tensor& x, float sigma) { return blend_latents(inner(x, sigma), start, repaint); };
     }
-    return moments;
+    const KSamplerArgs a{d, sigmas, cb};
+    Tensor out;
+    if (info.noise != SamplerNoise::Brownian) {
+        out = run_k_sampler(sc.kind, a, x, ancestral);
+    } else {  // the Brownian paths span the run's sigmas: from the smallest above 0 to the largest
+        float sigma_min = sigmas.front(), sigma_max = sigmas.front();
+        for (float s : sigmas)
+            if (s > 0) sigma_min = std::min(sigma_min, s), sigma_max = std::max(sigma_max, s);
+        out = run_k_sampler(sc.kind, a, x, draws.brownian(sigma_min, sigma_max));
+    }
+    return repaint.empty() ? out : blend_latents(out, start, repaint);
 }
 
 std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined) {
@@ -478,6 +413,7 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
     if (r.init_image && r.encode == VaeMethod::Taesd) info.extra.emplace_back("VAE Encoder", "TAESD");  // webui's sd_vae_*_method
     if (r.decode == VaeMethod::Taesd) info.extra.emplace_back("VAE Decoder", "TAESD");
+    if (r.mask && r.mask_invert) info.extra.emplace_back("Mask mode", "Inpaint not masked");  // webui's words
     if (!vae_path_.empty()) {  // webui's sd_vae: its short hash and file name
         info.extra.emplace_back("VAE hash", vae_hash_);
         info.extra.emplace_back("VAE", std::filesystem::path(vae_path_).filename().string());
@@ -530,7 +466,11 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (r.decode == VaeMethod::Taesd && !taesd_decoder_) throw Error::make("TAESD decoding asked for, but no TAESD decoder is loaded (--taesd FILE)");
     if (r.init_image && r.encode == VaeMethod::Taesd && !taesd_encoder_)
         throw Error::make("TAESD encoding asked for, but no TAESD encoder is loaded (--taesd-encoder FILE)");
-    if (r.init_image) moments = r.encode == VaeMethod::Taesd ? taesd_init_moments(r) : encode_init_image(vae_model(&build), r, arena);
+    // An inpainting UNet at full strength starts from pure noise, its picture coming in through the
+    // conditioning alone (runwayml's inpaint_st.py).
+    const bool from_noise = r.mask && r.strength >= 1.0f && cfg_.unet.in_channels != cfg_.unet.out_channels;
+    if (r.init_image && !from_noise)
+        moments = r.encode == VaeMethod::Taesd ? taesd_init_moments(r) : encode_init_image(vae_model(&build), r, arena);
     result.times.text = phase_seconds(t0, 0);
 
     // Every batch is sampled before any is decoded, so that one UNet and then one VAE serve them all
@@ -566,8 +506,12 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         else if (refiner_) refiner_->release_all_but(nullptr);
         // TAESD: this model's (a refiner shares its latent space); images are TAESD's [0, 1] clamped.
         std::vector<Image> images = r.decode == VaeMethod::Taesd
-                                        ? images_of(taesd_decoder_->forward(latents[static_cast<size_t>(b)]), false)
+                                        ? decode_taesd(latents[static_cast<size_t>(b)])
                                         : decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
+        if (r.mask && r.mask_composite) {  // webui's overlay: the original outside the mask
+            const std::vector<float> m = repaint_mask(*r.mask, images.front().width, images.front().height, r.mask_invert);
+            for (Image& img : images) img = paste_inpainted(img, *r.init_image, m);
+        }
         for (size_t i = 0; i < images.size(); ++i) {
             // GPU rng: image i has a generator of its own, seed + i, which alone gives its noise again.
             const int64_t seed = seeds[static_cast<size_t>(b)] + (r.rng == RngSource::Gpu ? static_cast<int64_t>(i) : 0);
@@ -583,9 +527,5 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     return result;
 }
 
-std::vector<Image> DiffusionPipeline::decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const {
-    // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
-    return images_of(vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena), true);
-}
 
 }  // namespace difu

@@ -147,6 +147,7 @@ private:
                         const ModelInputs& inputs, RefinerRun* refiner, Arena& persistent, const ProgressFn& progress,
                         double* build_seconds);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
+    std::vector<Image> decode_taesd(const Tensor& latents) const;
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined);
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
     // checked again.

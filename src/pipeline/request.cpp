@@ -42,6 +42,7 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (r.seed < -1) throw Error::make("seed must be -1 (random) or a non-negative integer, got {}", r.seed);
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
+    if (r.mask && !r.init_image) throw Error::make("an inpainting mask needs the image it masks (an init image)");
     if (r.refiner_switch_at && !(*r.refiner_switch_at > 0 && *r.refiner_switch_at <= 1))
         throw Error::make("refiner switch must be in (0, 1], got {}", *r.refiner_switch_at);
     constexpr int kMaxConditioningSide = 1 << 16;

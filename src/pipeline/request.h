@@ -65,6 +65,13 @@ struct GenerateRequest {
     // img2img: start from this picture, keeping (1 - strength) of it.
     std::optional<Image> init_image;
     float strength = 0.75f;
+    // Inpainting (pipeline/inpaint.h): white (>= 128) = repaint, the rest is kept; needs init_image.
+    std::optional<Image> mask;
+    bool mask_invert = false;  // webui's inpainting_mask_invert: repaint the black part
+    bool mask_composite = true;  // paste the result over the original inside the mask (webui; inpaint_st.py does not)
+    // The masked image's VAE posterior sample noise [1, 4, H/8, W/8] for an inpainting UNet's
+    // conditioning (to reproduce a stored run); unset: the posterior mean.
+    std::optional<Tensor> mask_image_noise;
     // Hand the run over to the pipeline's refiner (DiffusionPipeline::set_refiner) once it is this far
     // through, webui's refiner_switch_at (pipeline/refiner.h); unset: no refiner.
     std::optional<float> refiner_switch_at;

@@ -38,7 +38,8 @@ constexpr std::string_view kApplied[] = {"prompt", "negative_prompt", "seed", "s
                                          "height", "eta", "override_settings", "send_images",
                                          "refiner_checkpoint", "refiner_switch_at", "subseed", "subseed_strength",
                                          "seed_resize_from_w", "seed_resize_from_h"};
-constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images"};
+constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images", "mask",
+                                                "inpainting_mask_invert"};
 
 // A field difu does not apply. `noops`: the values (JSON, '|'-separated) with which webui would not
 // use it either; "*" = it never changes an image (bookkeeping flags); "" = every value matters.
@@ -62,10 +63,11 @@ constexpr Rule kRules[] = {
     {"hr_sampler_name", "", "enable_hr"}, {"hr_scheduler", "", "enable_hr"}, {"hr_prompt", "", "enable_hr"},
     {"hr_negative_prompt", "", "enable_hr"}, {"firstpass_image", ""},
     // img2img: resize modes other than "Just resize", inpainting
-    {"resize_mode", "0"}, {"image_cfg_scale", "*"}, {"mask", ""}, {"mask_blur_x", "", "mask"},
-    {"mask_blur_y", "", "mask"}, {"mask_blur", "", "mask"}, {"mask_round", "", "mask"}, {"inpainting_fill", "", "mask"},
-    {"inpaint_full_res", "", "mask"}, {"inpaint_full_res_padding", "", "mask"},
-    {"inpainting_mask_invert", "", "mask"}, {"initial_noise_multiplier", "1"}, {"latent_mask", ""},
+    // masks: difu thresholds without blur, keeps the original under the mask ("original" fill), whole picture
+    {"resize_mode", "0"}, {"image_cfg_scale", "*"}, {"mask_blur_x", "0", "mask"},
+    {"mask_blur_y", "0", "mask"}, {"mask_blur", "0", "mask"}, {"mask_round", "true", "mask"}, {"inpainting_fill", "1", "mask"},
+    {"inpaint_full_res", "false|0", "mask"}, {"inpaint_full_res_padding", "*", "inpaint_full_res"},
+    {"initial_noise_multiplier", "1"}, {"latent_mask", ""},
 };
 
 Json make_defaults(const char* kind_defaults) {

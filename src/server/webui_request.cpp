@@ -84,6 +84,10 @@ void read_init_images(const FieldReader& f, GenerateRequest& r, std::vector<std:
     if (!first.is_string()) throw bad_request("init_images[0]: expected a string, got " + describe_json(first));
     r.init_image = decode_base64_image(first.get<std::string>(), "init_images[0]");
     if (images->size() > 1) ignored.push_back(fmt::format("init_images[1:{}]", images->size()));
+    if (auto mask = f.string("mask"); mask && !mask->empty()) {  // white = repaint, as webui
+        r.mask = decode_base64_image(*mask, "mask");
+        r.mask_invert = f.integer("inpainting_mask_invert", 0, 1).value_or(0) == 1;
+    }
 }
 
 void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) {

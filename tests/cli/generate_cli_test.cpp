@@ -259,3 +259,29 @@ TEST(GenerateCli, EmbeddingsDirLetsPromptsNameEmbeddings) {
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(difu::read_image(a).pixels, difu::read_image(b).pixels);
 }
+
+TEST(GenerateCli, InpaintingDdimRunEqualsInpaintStsImage) {
+    // runwayml's inpaint_st.py on the sd1-tiny-inpaint fixture (its file lacks the text encoder, which is
+    // sd1-tiny's): stored x_T and masked-image posterior noise, strength 1, no paste.
+    const std::string model = temp_dir() + "/inpainting-cli.safetensors";
+    std::vector<difu::NamedTensor> tensors;
+    const difu::Checkpoint inpaint = difu::load_checkpoint(fixture_path("sd1-tiny-inpaint/model.safetensors"));
+    const difu::Checkpoint text = difu::load_checkpoint(fixture_path("sd1-tiny/model.safetensors"));
+    for (const auto& [name, t] : inpaint.tensors) tensors.push_back({name, t});
+    for (const auto& [name, t] : text.tensors)
+        if (name.rfind("cond_stage_model.", 0) == 0) tensors.push_back({name, t});
+    difu::write_safetensors(model, tensors);
+    const std::string ref = fixture_path("sd1-tiny-inpaint/ref.safetensors");
+    const std::string out = temp_dir() + "/inpaint.png";
+    Result r = difu_cli("generate -m " + model + " -p 'a red wooden bench in a green park' --sampler ddim --steps 8 --cfg-scale 7.5"
+                        " --precision fp32 -s 7 -W 128 -H 128 -i " + fixture_path("sd1-tiny-inpaint/image.png") + " --mask " +
+                        fixture_path("sd1-tiny-inpaint/mask.png") + " --strength 1 --no-mask-composite --noise-file " + ref +
+                        ":ddim.x_T --mask-noise-file " + ref + ":cond.enc_noise -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const difu::Image img = difu::read_image(out);
+    EXPECT_LE(max_pixel_difference(img, difu::load_checkpoint(ref).get("ddim_eta0.image")), 1);
+    // A mask without an init image is one line and exit code 2.
+    Result bad = difu_cli("generate -m " + model + " -p x --mask " + fixture_path("sd1-tiny-inpaint/mask.png") + " -o " + out);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.output.find("inpainting mask needs"), std::string::npos) << bad.output;
+}

@@ -4,6 +4,7 @@
 
 #include "core/threads.h"
 #include "io/png_info.h"
+#include "pipeline/inpaint.h"
 #include "pipeline/pipeline.h"
 #include "test_support.h"
 
@@ -285,4 +286,59 @@ TEST(Pipeline, TaesdDecodesAndEncodesWhenAsked) {
     EXPECT_NE(i2i.images[0].infotext.find("VAE Encoder: TAESD"), std::string::npos);
     r.encode = VaeMethod::Full;
     EXPECT_NE(p.generate(r).images[0].image.pixels, i2i.images[0].image.pixels);
+}
+
+TEST(Pipeline, MaskedImg2ImgRepaintsInsideTheMaskOnly) {
+    // webui's masked img2img with an ordinary model: the denoised estimates keep the init latent outside
+    // the mask, and the picture is pasted over the original inside it.
+    GenerateRequest r = small_request();
+    r.init_image = read_image(fixture_path("sd1-tiny/init_image.png"));
+    r.strength = 0.8f;
+    Image mask{128, 128, 3, std::vector<uint8_t>(128 * 128 * 3, 0)};
+    for (int y = 32; y < 96; ++y)
+        for (int x = 40; x < 104; ++x) std::fill_n(&mask.pixels[(y * 128 + x) * 3], 3, uint8_t{255});
+    r.mask = mask;
+    const GenerateResult masked = pipe().generate(r);
+    const Image& got = masked.images.at(0).image;
+    const Image& orig = *r.init_image;
+    int inside_changed = 0;
+    for (int y = 0; y < 128; ++y)
+        for (int x = 0; x < 128; ++x) {
+            const bool inside = y >= 32 && y < 96 && x >= 40 && x < 104;
+            for (int c = 0; c < 3; ++c) {
+                if (!inside) {
+                    ASSERT_EQ(got.at(x, y)[c], orig.at(x, y)[c]) << x << "," << y;
+                }
+                inside_changed += inside && got.at(x, y)[c] != orig.at(x, y)[c];
+            }
+        }
+    EXPECT_GT(inside_changed, 64 * 64);  // repainted
+    // Without the paste the outside is the decoded init latent: close to, not equal to, the original.
+    r.mask_composite = false;
+    const Image raw = pipe().generate(r).images.at(0).image;
+    EXPECT_NE(raw.pixels, got.pixels);
+    // Inverted, the other part is repainted: the centre is kept.
+    r.mask_composite = true;
+    r.mask_invert = true;
+    const Image inv = pipe().generate(r).images.at(0).image;
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(inv.at(64, 64)[c], orig.at(64, 64)[c]);
+    // The CompVis samplers have no per-step blending here: refused, not a silently unmasked picture.
+    r.sampler = "ddim";
+    EXPECT_THROW(pipe().generate(r), Error);
+}
+
+TEST(Pipeline, LatentMaskIsTheBicubicShrinkRounded) {
+    // webui: latmask = round(resize(mask, (w/8, h/8), BICUBIC) / 255). Cells well inside a white block
+    // are 1, well outside 0; a block edge on a cell boundary splits the cells there by the rounding.
+    std::vector<float> mask(64 * 64, 0.0f);
+    for (int y = 0; y < 64; ++y)
+        for (int x = 0; x < 32; ++x) mask[y * 64 + x] = 1.0f;
+    const std::vector<float> lat = latent_repaint_mask(mask, 64, 64);
+    ASSERT_EQ(lat.size(), 64u);
+    for (int y = 0; y < 8; ++y) {
+        for (int x = 0; x < 3; ++x) EXPECT_EQ(lat[y * 8 + x], 1.0f) << x;
+        for (int x = 5; x < 8; ++x) EXPECT_EQ(lat[y * 8 + x], 0.0f) << x;
+        EXPECT_EQ(lat[y * 8 + 3], 1.0f);  // left of the edge: mostly white
+        EXPECT_EQ(lat[y * 8 + 4], 0.0f);
+    }
 }

@@ -149,6 +149,28 @@ TEST(ServerApi, Img2ImgFromTheFixturesInitImageMatchesThePipeline) {
     EXPECT_TRUE(res["parameters"]["init_images"].is_null());
 }
 
+TEST(ServerApi, Img2ImgWithAMaskRepaintsOnlyInsideItAsThePipeline) {
+    Image mask{128, 128, 3, std::vector<uint8_t>(128 * 128 * 3, 0)};
+    for (int y = 16; y < 80; ++y)
+        for (int x = 16; x < 80; ++x) std::fill_n(&mask.pixels[(y * 128 + x) * 3], 3, uint8_t{255});
+    GenerateRequest r = reference_request();
+    r.init_image = read_image(difu::test::fixture_path("sd1-tiny/init_image.png"));
+    r.strength = 0.7f;
+    r.mask = mask;
+    const GenerateResult expected = tiny_pipe().generate(r);
+    RunningServer s;
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body.update({{"denoising_strength", 0.7}, {"init_images", {init_image_base64()}},
+                 {"mask", base64_encode(encode_png(mask, {}))}, {"mask_blur", 4}});
+    const Json res = post_json(cli, "/sdapi/v1/img2img", body);
+    const Image got = decode_image("r", decode_b64(res["images"][0]));
+    EXPECT_EQ(got.pixels, expected.images[0].image.pixels);
+    EXPECT_EQ(got.at(100, 100)[0], r.init_image->at(100, 100)[0]);  // outside the mask: the original
+    // difu does not blur masks: the response says so.
+    EXPECT_NE(Json::parse(res["info"].get<std::string>()).dump().find("mask_blur"), std::string::npos);
+}
+
 TEST(ServerApi, WebuisSamplerTestsPassAndSdeImagesMatchThePipeline) {
     // webui's test/test_txt2img.py posts sampler_index PLMS, DDIM and UniPC and expects 200; the SDE
     // sampler, with webui's Automatic (exponential) schedule, must give the pipeline's image.

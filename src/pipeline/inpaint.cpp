@@ -1,0 +1,94 @@
+#include "pipeline/inpaint.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "pipeline/image_conditioning.h"
+
+namespace difu {
+namespace {
+
+constexpr int kLatentDownscale = 8;
+constexpr uint8_t kRepaintThreshold = 128;  // u8 / 255 >= 0.5 (runwayml); webui's create_binary_mask takes > 128
+
+// Pillow's convert("L") of an RGB pixel: (19595 R + 38470 G + 7471 B + 0x8000) >> 16.
+uint8_t luma(const uint8_t* px, int channels) {
+    if (channels < 3) return px[0];
+    return static_cast<uint8_t>((19595u * px[0] + 38470u * px[1] + 7471u * px[2] + 0x8000u) >> 16);
+}
+
+}  // namespace
+
+std::vector<float> repaint_mask(const Image& mask_in, int width, int height, bool invert) {
+    if (mask_in.width <= 0 || mask_in.height <= 0) throw Error::make("the inpainting mask is empty");
+    Image mask = mask_in;
+    if (mask.width != width || mask.height != height) mask = resize_image(mask, width, height);  // as the init image
+    std::vector<float> out(static_cast<size_t>(width) * height);
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x) {
+            const bool repaint = luma(mask.at(x, y), mask.channels) >= kRepaintThreshold;
+            out[static_cast<size_t>(y) * width + x] = repaint != invert ? 1.0f : 0.0f;
+        }
+    return out;
+}
+
+std::vector<float> latent_repaint_mask(const std::vector<float>& mask, int width, int height) {
+    Image m{width, height, 3, std::vector<uint8_t>(mask.size() * 3)};  // webui: init_mask.convert('RGB').resize(...)
+    for (size_t i = 0; i < mask.size(); ++i) m.pixels[3 * i] = m.pixels[3 * i + 1] = m.pixels[3 * i + 2] = mask[i] > 0.5f ? 255 : 0;
+    const Image small = resize_image(m, width / kLatentDownscale, height / kLatentDownscale, Resample::Bicubic);
+    std::vector<float> out(small.pixels.size() / 3);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = std::nearbyint(small.pixels[3 * i] / 255.0f);  // np.around: half to even
+    return out;
+}
+
+Tensor blend_latents(const Tensor& x, const Tensor& init, const std::vector<float>& repaint) {
+    const int64_t hw = x.dim(2) * x.dim(3), planes = x.numel() / hw;
+    if (static_cast<int64_t>(repaint.size()) != hw || init.numel() != x.numel())
+        throw Error::make("latent mask of {} cells for latents {}", repaint.size(), shape_str(x.shape()));
+    Tensor out = Tensor::empty(x.shape());
+    for (int64_t p = 0; p < planes; ++p)
+        for (int64_t i = 0; i < hw; ++i) {
+            const float m = repaint[static_cast<size_t>(i)];
+            out.f32_mut()[p * hw + i] = init.f32()[p * hw + i] * (1.0f - m) + m * x.f32()[p * hw + i];
+        }
+    return out;
+}
+
+Image paste_inpainted(const Image& generated, const Image& original_in, const std::vector<float>& mask) {
+    Image original = original_in;
+    if (original.channels == 4) original = flatten_alpha(original);
+    if (original.width != generated.width || original.height != generated.height)
+        original = resize_image(original, generated.width, generated.height);
+    Image out = generated;
+    for (int y = 0; y < out.height; ++y)
+        for (int x = 0; x < out.width; ++x)
+            if (mask[static_cast<size_t>(y) * out.width + x] < 0.5f)
+                for (int c = 0; c < 3; ++c) out.pixels[y * out.stride() + static_cast<size_t>(x) * out.channels + c] = original.at(x, y)[c];
+    return out;
+}
+
+Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg, const Tensor& image,
+                               const std::vector<float>& mask, const Tensor& noise, Arena& arena) {
+    const int64_t H = image.dim(2), W = image.dim(3);
+    if (static_cast<int64_t>(mask.size()) != H * W) throw Error::make("the mask does not cover the {}x{} image", W, H);
+    Tensor masked = Tensor::empty({1, 3, H, W});
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < H * W; ++i)
+            masked.f32_mut()[c * H * W + i] = image.f32()[c * H * W + i] * (mask[static_cast<size_t>(i)] < 0.5f ? 1.0f : 0.0f);
+    const Posterior p = vae.encode(masked, arena);
+    const Tensor mean = p.mean.contiguous(), logvar = p.logvar.contiguous();
+    const int64_t h = mean.dim(2), w = mean.dim(3), hw = h * w;
+    if (noise.defined() && noise.shape() != mean.shape())
+        throw Error::make("the masked image's noise has shape {}, the latent is {}", shape_str(noise.shape()), shape_str(mean.shape()));
+    Tensor c = Tensor::empty({1, kInpaintingExtraChannels, h, w});
+    float* out = c.mutable_data<float>();
+    for (int64_t i = 0; i < h; ++i)  // torch.nn.functional.interpolate(mask, (h, w)), mode 'nearest'
+        for (int64_t j = 0; j < w; ++j) out[i * w + j] = mask[static_cast<size_t>(i * kLatentDownscale * W + j * kLatentDownscale)];
+    for (int64_t k = 0; k < mean.numel(); ++k) {
+        const float z = noise.defined() ? mean.f32()[k] + std::exp(0.5f * logvar.f32()[k]) * noise.f32()[k] : mean.f32()[k];
+        out[hw + k] = cfg.vae.scale_factor * z;
+    }
+    return c;
+}
+
+}  // namespace difu
