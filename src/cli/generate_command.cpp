@@ -10,6 +10,7 @@
 #include "cli/progress_bar.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
+#include "pipeline/hires.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/extra_networks.h"
 #include "pipeline/refiner.h"
@@ -32,6 +33,10 @@ struct GenerateOptions {
     std::string taesd, taesd_encoder;               // TAESD decoder / encoder files
     std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
     bool no_mask_composite = false;
+    HiresFix hires;                                 // --hires-*: webui's hires fix
+    std::string hires_resize, hires_prompt, hires_negative_prompt;
+    float hires_cfg = 0.0f;
+    bool hires_given = false, hires_prompt_given = false, hires_negative_given = false, hires_cfg_given = false;
     float refiner_switch = kDefaultRefinerSwitch;
     bool verbose = false;
     bool steps_given = false, cfg_given = false;  // else a Turbo model gets its own (1 step, cfg 1)
@@ -114,6 +119,15 @@ void run_generate(GenerateOptions o) {
     if (!o.mask.empty()) r.mask = read_image(o.mask);
     if (!o.mask_noise_file.empty()) r.mask_image_noise = read_noise_file(o.mask_noise_file);
     r.mask_composite = !o.no_mask_composite;
+    if (o.hires_given) {
+        if (!o.hires_resize.empty())
+            std::tie(o.hires.resize_width, o.hires.resize_height) = parse_pair(o.hires_resize, 'x', "--hires-resize");
+        if (o.hires_prompt_given) o.hires.prompt = o.hires_prompt;
+        if (o.hires_negative_given) o.hires.negative_prompt = o.hires_negative_prompt;
+        if (o.hires_cfg_given) o.hires.cfg_scale = o.hires_cfg;
+        (void)parse_hires_upscaler(o.hires.upscaler);  // a typo fails before the load
+        r.hires = o.hires;
+    }
     if (!o.taesd.empty()) r.decode = VaeMethod::Taesd;
     if (!o.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
     validate_request(r);  // before the (slow) load, so a typo fails at once
@@ -243,6 +257,19 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--mask-noise-file", o->mask_noise_file,
                     "An inpainting model's masked-image posterior noise from FILE.safetensors[:TENSOR] (reproduces a stored run; "
                     "default: the posterior mean)");
+    HiresFix& h = o->hires;
+    cmd->add_option("--hires-scale", h.scale, "Hires fix (webui): a second pass at the size x this")->capture_default_str();
+    cmd->add_option("--hires-resize", o->hires_resize, "Hires fix to WxH instead of a scale (one of them 0: keep the aspect)");
+    cmd->add_option("--hires-steps", h.steps, "Hires pass steps (0: as the first pass)")->capture_default_str();
+    cmd->add_option("--hires-upscaler", h.upscaler,
+                    "Latent, \"Latent (antialiased)\", \"Latent (bicubic)\", \"Latent (bicubic antialiased)\", \"Latent (nearest)\", "
+                    "\"Latent (nearest-exact)\", or None / Lanczos (decode, resize, encode)")->capture_default_str();
+    cmd->add_option("--denoising-strength", h.denoising_strength, "Hires pass: how much to change the upscaled picture (0..1)")
+        ->capture_default_str();
+    cmd->add_option("--hires-sampler", h.sampler, "Hires pass sampler (default: the first pass's)");
+    cmd->add_option("--hires-prompt", o->hires_prompt, "Hires pass prompt (default: the prompt)");
+    cmd->add_option("--hires-negative-prompt", o->hires_negative_prompt, "Hires pass negative prompt (default: the negative prompt)");
+    cmd->add_option("--hires-cfg", o->hires_cfg, "Hires pass CFG scale (default: --cfg-scale)");
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();
@@ -254,6 +281,12 @@ void add_generate_command(CLI::App& app) {
     cmd->callback([o, cmd] {
         o->steps_given = cmd->count("--steps") > 0;
         o->cfg_given = cmd->count("--cfg-scale") > 0;
+        for (const char* f : {"--hires-scale", "--hires-resize", "--hires-steps", "--hires-upscaler", "--denoising-strength",
+                              "--hires-sampler", "--hires-prompt", "--hires-negative-prompt", "--hires-cfg"})
+            o->hires_given = o->hires_given || cmd->count(f) > 0;
+        o->hires_prompt_given = cmd->count("--hires-prompt") > 0;
+        o->hires_negative_given = cmd->count("--hires-negative-prompt") > 0;
+        o->hires_cfg_given = cmd->count("--hires-cfg") > 0;
         run_generate(*o);
     });
 }

@@ -414,6 +414,20 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     if (r.init_image && r.encode == VaeMethod::Taesd) info.extra.emplace_back("VAE Encoder", "TAESD");  // webui's sd_vae_*_method
     if (r.decode == VaeMethod::Taesd) info.extra.emplace_back("VAE Decoder", "TAESD");
     if (r.mask && r.mask_invert) info.extra.emplace_back("Mask mode", "Inpaint not masked");  // webui's words
+    if (r.hires) {  // webui's hires fields
+        const HiresFix& h = *r.hires;
+        info.denoising_strength = h.denoising_strength;
+        if (h.resize_width > 0 || h.resize_height > 0)
+            info.extra.emplace_back("Hires resize", fmt::format("{}x{}", h.resize_width, h.resize_height));
+        else
+            info.extra.emplace_back("Hires upscale", fmt::format("{}", h.scale));
+        if (h.steps > 0) info.extra.emplace_back("Hires steps", std::to_string(h.steps));
+        info.extra.emplace_back("Hires upscaler", h.upscaler);
+        if (!h.sampler.empty()) info.extra.emplace_back("Hires sampler", h.sampler);
+        if (h.prompt && *h.prompt != r.prompt) info.extra.emplace_back("Hires prompt", *h.prompt);
+        if (h.negative_prompt && *h.negative_prompt != r.negative_prompt) info.extra.emplace_back("Hires negative prompt", *h.negative_prompt);
+        if (h.cfg_scale) info.extra.emplace_back("Hires CFG Scale", fmt::format("{}", *h.cfg_scale));
+    }
     if (!vae_path_.empty()) {  // webui's sd_vae: its short hash and file name
         info.extra.emplace_back("VAE hash", vae_hash_);
         info.extra.emplace_back("VAE", std::filesystem::path(vae_path_).filename().string());
@@ -493,6 +507,7 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         seeds.push_back(r.seed + static_cast<int64_t>(b) * r.batch_size);  // webui: the next batch's first seed
         latents.push_back(sample_batch(r, seeds.back(), b, r.batch_count, moments ? &*moments : nullptr, inputs,
                                        refiner ? &*refiner : nullptr, arena, progress, &build));
+        if (r.hires) latents.back() = hires_pass(r, hires_request(r), seeds.back(), b, latents.back(), arena, progress, &build);
         finished_by.push_back(refiner && refiner->switched ? refiner_.get() : this);
     }
     result.times.sampling = phase_seconds(t0, build_before);

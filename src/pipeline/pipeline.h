@@ -131,6 +131,9 @@ private:
     Tensor init_image_tensor(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
     Tensor taesd_init_moments(const GenerateRequest& r) const;
+    // A known latent as img2img's posterior moments: mean = latent / scale_factor, logvar = -inf (no
+    // variance), so that the start latent, scale_factor · mean, is the latent itself.
+    Tensor exact_moments(const Tensor& latent) const;
     Tensor img2img_start_latent(const Tensor& posterior_moments, class BatchNoise& draws) const;
     Tensor sample_unipc_run(const GenerateRequest& r, const SamplerChoice& sc, const Tensor& noise, const Tensor* start,
                             const EpsModel& eps, const StepCallback& cb) const;
@@ -148,6 +151,10 @@ private:
                         double* build_seconds);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
     std::vector<Image> decode_taesd(const Tensor& latents) const;
+    // The hires fix's second pass (pipeline/pipeline_hires.cpp): its request, and the pass itself.
+    static GenerateRequest hires_request(const GenerateRequest& r);
+    Tensor hires_pass(const GenerateRequest& r, const GenerateRequest& second, int64_t seed, int batch, const Tensor& latents,
+                      Arena& arena, const ProgressFn& progress, double* build);
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined);
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
     // checked again.

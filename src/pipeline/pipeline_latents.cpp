@@ -75,12 +75,14 @@ Tensor DiffusionPipeline::init_image_tensor(const GenerateRequest& r) const {
     return x;
 }
 
-// TAESD's encoding as a posterior of zero variance: mean = latent / scale_factor (so that the sampled
-// start latent, scale_factor · mean, is TAESD's UNet-space latent), logvar = -inf. TAESD takes [0, 1].
+// TAESD's encoding (it takes [0, 1]) as a posterior of zero variance.
 Tensor DiffusionPipeline::taesd_init_moments(const GenerateRequest& r) const {
     Tensor x = init_image_tensor(r);
     for (float& v : x.f32_mut()) v = (v + 1.0f) / 2.0f;
-    const Tensor latent = taesd_encoder_->forward(x);
+    return exact_moments(taesd_encoder_->forward(x));
+}
+
+Tensor DiffusionPipeline::exact_moments(const Tensor& latent) const {
     Tensor moments = Tensor::empty({latent.dim(0), 2 * latent.dim(1), latent.dim(2), latent.dim(3)});
     const int64_t per = latent.numel() / latent.dim(0);
     for (int64_t b = 0; b < latent.dim(0); ++b)

@@ -43,6 +43,17 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
     if (r.mask && !r.init_image) throw Error::make("an inpainting mask needs the image it masks (an init image)");
+    if (r.hires) {
+        if (r.init_image) throw Error::make("the hires fix is a txt2img stage; img2img requests have none");
+        const HiresSize s = hires_size(r.width == kModelDefaultSize ? lim.max_side : r.width,
+                                       r.height == kModelDefaultSize ? lim.max_side : r.height, *r.hires);
+        if (r.width != kModelDefaultSize && r.height != kModelDefaultSize && (s.width > lim.max_side || s.height > lim.max_side))
+            throw Error::make("the hires pass would be {}x{}, past the largest side {}", s.width, s.height, lim.max_side);
+        if (!(r.hires->denoising_strength >= 0 && r.hires->denoising_strength <= 1))
+            throw Error::make("hires denoising strength must be between 0 and 1, got {}", r.hires->denoising_strength);
+        if (!(r.hires->scale >= 1 && r.hires->scale <= 8)) throw Error::make("hires scale must be between 1 and 8, got {}", r.hires->scale);
+        if (r.hires->steps < 0 || r.hires->steps > lim.max_steps) throw Error::make("hires steps must be between 0 and {}", lim.max_steps);
+    }
     if (r.refiner_switch_at && !(*r.refiner_switch_at > 0 && *r.refiner_switch_at <= 1))
         throw Error::make("refiner switch must be in (0, 1], got {}", *r.refiner_switch_at);
     constexpr int kMaxConditioningSide = 1 << 16;
@@ -54,6 +65,19 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
             throw Error::make("{} must be between 0 and {}, got {}", name, kMaxConditioningSide, v);
     (void)parse_sampler(r.sampler);
     (void)parse_scheduler(r.scheduler);
+}
+
+// webui's StableDiffusionProcessingTxt2Img.init hires sizes (integer arithmetic as written there).
+HiresSize hires_size(int width, int height, const HiresFix& h) {
+    constexpr int kLatentFactor = 8;
+    const int rx = h.resize_width, ry = h.resize_height;
+    if (rx == 0 && ry == 0) return {static_cast<int>(width * h.scale), static_cast<int>(height * h.scale), 0, 0};
+    if (ry == 0) return {rx, rx * height / width, 0, 0};
+    if (rx == 0) return {ry * width / height, ry, 0, 0};
+    const double src_ratio = static_cast<double>(width) / height, dst_ratio = static_cast<double>(rx) / ry;
+    const int up_x = src_ratio < dst_ratio ? rx : ry * width / height;
+    const int up_y = src_ratio < dst_ratio ? rx * height / width : ry;
+    return {up_x, up_y, (up_x - rx) / kLatentFactor, (up_y - ry) / kLatentFactor};
 }
 
 }  // namespace difu

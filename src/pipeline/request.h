@@ -38,6 +38,25 @@ struct Variation {
 // (DiffusionPipeline::set_taesd), about a hundred times less work and a little less detail.
 enum class VaeMethod { Full, Taesd };
 
+// webui's hires fix (txt2img): a second pass at the first pass's size × scale, or at resize_width x
+// resize_height (either alone keeps the aspect), from the upscaled first-pass latent (pipeline/hires.h).
+struct HiresFix {
+    float scale = 2.0f;
+    int resize_width = 0, resize_height = 0;
+    std::string upscaler = "Latent";
+    int steps = 0;                     // 0: the first pass's
+    float denoising_strength = 0.75f;  // webui's processing default
+    std::string sampler;               // "": the first pass's
+    std::optional<std::string> prompt, negative_prompt;
+    std::optional<float> cfg_scale;
+};
+// The second pass's picture size and the latent rows / columns webui trims off when a resize target has
+// another aspect than the first pass (truncate_x / truncate_y, in latent cells).
+struct HiresSize {
+    int width, height, trim_x, trim_y;
+};
+HiresSize hires_size(int width, int height, const HiresFix& h);
+
 // A LoRA network merged into the model for one request (webui's <lora:name:te:unet>, the CLI's --lora).
 struct LoraUse {
     std::string path;
@@ -75,6 +94,7 @@ struct GenerateRequest {
     // Hand the run over to the pipeline's refiner (DiffusionPipeline::set_refiner) once it is this far
     // through, webui's refiner_switch_at (pipeline/refiner.h); unset: no refiner.
     std::optional<float> refiner_switch_at;
+    std::optional<HiresFix> hires;  // txt2img only
     // LoRA networks merged into the model (text encoders and UNet) for this request; the prompt's own
     // <lora:...> tags are resolved into this list by the front end (pipeline/extra_networks.h).
     std::vector<LoraUse> loras;

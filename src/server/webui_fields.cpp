@@ -38,6 +38,9 @@ constexpr std::string_view kApplied[] = {"prompt", "negative_prompt", "seed", "s
                                          "height", "eta", "override_settings", "send_images",
                                          "refiner_checkpoint", "refiner_switch_at", "subseed", "subseed_strength",
                                          "seed_resize_from_w", "seed_resize_from_h"};
+constexpr std::string_view kAppliedTxt2Img[] = {"enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x",
+                                                "hr_resize_y", "hr_sampler_name", "hr_prompt", "hr_negative_prompt",
+                                                "denoising_strength"};
 constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images", "mask",
                                                 "inpainting_mask_invert"};
 
@@ -56,12 +59,10 @@ constexpr Rule kRules[] = {
     {"s_tmax", "0"}, {"s_tmin", "0"}, {"s_noise", "1"}, {"override_settings_restore_afterwards", "true"},
     {"disable_extra_networks", "*"}, {"comments", "*"}, {"force_task_id", "*"}, {"script_name", R"(""|"None")"},
     {"script_args", "[]", "script_name"}, {"alwayson_scripts", "{}"}, {"infotext", R"("")"}, {"save_images", "false"},
-    // txt2img: the hires fix, and its denoising strength
-    {"enable_hr", "false"}, {"firstphase_width", "", "enable_hr"}, {"firstphase_height", "", "enable_hr"},
-    {"hr_scale", "", "enable_hr"}, {"hr_upscaler", "", "enable_hr"}, {"hr_second_pass_steps", "", "enable_hr"},
-    {"hr_resize_x", "", "enable_hr"}, {"hr_resize_y", "", "enable_hr"}, {"hr_checkpoint_name", "", "enable_hr"},
-    {"hr_sampler_name", "", "enable_hr"}, {"hr_scheduler", "", "enable_hr"}, {"hr_prompt", "", "enable_hr"},
-    {"hr_negative_prompt", "", "enable_hr"}, {"firstpass_image", ""},
+    // txt2img: the hires fix's parts difu does not have
+    {"firstphase_width", "0", "enable_hr"}, {"firstphase_height", "0", "enable_hr"},
+    {"hr_checkpoint_name", R"(""|"Use same checkpoint")", "enable_hr"}, {"hr_scheduler", R"(""|"Use same scheduler")", "enable_hr"},
+    {"firstpass_image", ""},
     // img2img: resize modes other than "Just resize", inpainting
     // masks: difu thresholds without blur, keeps the original under the mask ("original" fill), whole picture
     {"resize_mode", "0"}, {"image_cfg_scale", "*"}, {"mask_blur_x", "0", "mask"},
@@ -99,7 +100,8 @@ bool is_noop(const Rule& rule, const Json& value) {
 
 bool applied(std::string_view key, GenerationKind kind) {
     auto in = [&](const auto& list) { return std::find(std::begin(list), std::end(list), key) != std::end(list); };
-    return in(kApplied) || (kind == GenerationKind::Img2Img && in(kAppliedImg2Img));
+    return in(kApplied) || (kind == GenerationKind::Img2Img && in(kAppliedImg2Img)) ||
+           (kind == GenerationKind::Txt2Img && in(kAppliedTxt2Img));
 }
 
 const Rule* find_rule(std::string_view key) {

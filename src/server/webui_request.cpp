@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "pipeline/hires.h"
 #include "pipeline/refiner.h"
 #include "sampling/sampler_names.h"
 #include "server/api_error.h"
@@ -111,6 +112,27 @@ void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) 
     r.variation.resize_from_width = std::max(0, f.int32("seed_resize_from_w").value_or(0));
     r.variation.resize_from_height = std::max(0, f.int32("seed_resize_from_h").value_or(0));
     if (kind == GenerationKind::Img2Img) r.strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
+    if (kind == GenerationKind::Txt2Img && f.boolean("enable_hr").value_or(false)) {  // webui's hires fix
+        HiresFix h;
+        h.scale = static_cast<float>(f.number("hr_scale").value_or(2.0));
+        h.resize_width = std::max(0, f.int32("hr_resize_x").value_or(0));
+        h.resize_height = std::max(0, f.int32("hr_resize_y").value_or(0));
+        h.upscaler = f.string("hr_upscaler").value_or("Latent");
+        h.steps = std::max(0, f.int32("hr_second_pass_steps").value_or(0));
+        h.denoising_strength = static_cast<float>(f.number("denoising_strength").value_or(0.75));
+        h.sampler = f.string("hr_sampler_name").value_or("");
+        if (h.sampler == "Use same sampler") h.sampler.clear();
+        // webui: an empty hr prompt is the prompt
+        if (auto p = f.string("hr_prompt"); p && !p->empty()) h.prompt = *p;
+        if (auto p = f.string("hr_negative_prompt"); p && !p->empty()) h.negative_prompt = *p;
+        try {
+            (void)parse_hires_upscaler(h.upscaler);
+            if (!h.sampler.empty()) (void)parse_sampler(h.sampler);
+        } catch (const Error& e) {
+            throw bad_request(fmt::format("hires fix: {}", e.what()));
+        }
+        r.hires = h;
+    }
 }
 
 // webui's refiner_checkpoint ("", "None" or null: none) and refiner_switch_at (null: webui's UI default).

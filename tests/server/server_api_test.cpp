@@ -112,7 +112,7 @@ TEST(ServerApi, BatchesGetTheSeedsOfOneGenerateCallAndIgnoredFieldsAreNamed) {
     RunningServer s;
     auto cli = s.client();
     Json body = txt2img_body();
-    body.update({{"steps", 2}, {"width", 64}, {"height", 64}, {"n_iter", 2}, {"batch_size", 2}, {"enable_hr", true},
+    body.update({{"steps", 2}, {"width", 64}, {"height", 64}, {"n_iter", 2}, {"batch_size", 2}, {"s_churn", 0.5},
                  {"tiling", false}, {"restore_faces", true}, {"override_settings", {{"randn_source", "CPU"}}}});
     const Json res = post_json(cli, "/sdapi/v1/txt2img", body);
     ASSERT_EQ(res["images"].size(), 4u);
@@ -123,7 +123,7 @@ TEST(ServerApi, BatchesGetTheSeedsOfOneGenerateCallAndIgnoredFieldsAreNamed) {
         EXPECT_EQ(info["infotexts"][i], expected.images[i].infotext);
     }
     EXPECT_EQ(info["all_seeds"], Json({42, 42, 44, 44}));  // CPU: a batch shares its seed's generator
-    EXPECT_EQ(info["ignored_fields"], Json({"enable_hr", "restore_faces"}));
+    EXPECT_EQ(info["ignored_fields"], Json({"restore_faces", "s_churn"}));
     body.erase("override_settings");  // webui's GPU numbers: every image its own seed, as webui's all_seeds
     const Json gpu = Json::parse(post_json(cli, "/sdapi/v1/txt2img", body)["info"].get<std::string>());
     EXPECT_EQ(gpu["all_seeds"], Json({42, 43, 44, 45}));
@@ -169,6 +169,26 @@ TEST(ServerApi, Img2ImgWithAMaskRepaintsOnlyInsideItAsThePipeline) {
     EXPECT_EQ(got.at(100, 100)[0], r.init_image->at(100, 100)[0]);  // outside the mask: the original
     // difu does not blur masks: the response says so.
     EXPECT_NE(Json::parse(res["info"].get<std::string>()).dump().find("mask_blur"), std::string::npos);
+}
+
+TEST(ServerApi, HiresFixGivesThePipelinesSecondPass) {
+    GenerateRequest r = reference_request();
+    r.width = r.height = 64;
+    r.scheduler = "automatic";
+    r.hires = HiresFix{};
+    r.hires->steps = 2;
+    r.hires->denoising_strength = 0.5f;
+    const GenerateResult expected = tiny_pipe().generate(r);
+    RunningServer s;
+    auto cli = s.client();
+    Json body = txt2img_body();
+    body.update({{"width", 64}, {"height", 64}, {"enable_hr", true}, {"hr_second_pass_steps", 2}, {"denoising_strength", 0.5}});
+    const Json res = post_json(cli, "/sdapi/v1/txt2img", body);
+    const Image got = decode_image("r", decode_b64(res["images"][0]));
+    EXPECT_EQ(got.width, 128);
+    EXPECT_EQ(got.pixels, expected.images[0].image.pixels);
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_NE(info["infotexts"][0].get<std::string>().find("Hires upscaler: Latent"), std::string::npos);
 }
 
 TEST(ServerApi, WebuisSamplerTestsPassAndSdeImagesMatchThePipeline) {

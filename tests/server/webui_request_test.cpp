@@ -109,8 +109,22 @@ TEST(ServerWebuiRequest, UnappliedFieldsAreListedOnlyWhenTheyWouldChangeTheImage
                        {"eta", 0.5}, {"sampler_name", "Euler a"}, {"frobnicate", 1}};
     const WebuiRequest w = parse(body);
     // sorted by name; eta is listed because difu's ancestral samplers keep eta 1
-    EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"enable_hr", "frobnicate", "hr_scale", "mask_blur", "restore_faces",
-                                                          "script_args", "script_name", "eta"}));  // mask_blur: img2img's
+    EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"frobnicate", "mask_blur", "restore_faces", "script_args",
+                                                          "script_name", "eta"}));  // mask_blur: img2img's
+    // The hires fix is applied: webui's fields become the request's second pass.
+    ASSERT_TRUE(w.request.hires.has_value());
+    EXPECT_FLOAT_EQ(w.request.hires->scale, 2.0f);
+    EXPECT_EQ(w.request.hires->upscaler, "Latent");
+    EXPECT_FLOAT_EQ(w.request.hires->denoising_strength, 0.75f);
+    const WebuiRequest hr = parse({{"enable_hr", true}, {"hr_upscaler", "Latent (nearest-exact)"}, {"hr_second_pass_steps", 7},
+                                   {"denoising_strength", 0.4}, {"hr_prompt", ""}, {"hr_sampler_name", "DPM++ 2M"},
+                                   {"hr_checkpoint_name", "other.safetensors"}});
+    EXPECT_EQ(hr.request.hires->steps, 7);
+    EXPECT_FALSE(hr.request.hires->prompt.has_value());  // "" is the prompt, as webui
+    EXPECT_EQ(hr.request.hires->sampler, "DPM++ 2M");
+    EXPECT_EQ(hr.ignored_fields, std::vector<std::string>{"hr_checkpoint_name"});
+    EXPECT_FALSE(parse({{"enable_hr", false}, {"hr_scale", 3}}).request.hires.has_value());
+    EXPECT_THROW(parse({{"enable_hr", true}, {"hr_upscaler", "ESRGAN_4x"}}), ApiError);
     const WebuiRequest v = parse({{"subseed", 7}, {"subseed_strength", 0.5}});  // variation seeds are applied
     EXPECT_TRUE(v.ignored_fields.empty());
     EXPECT_EQ(v.request.variation.subseed, 7);
