@@ -33,6 +33,8 @@ struct GenerateOptions {
     std::string taesd, taesd_encoder;               // TAESD decoder / encoder files
     std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
     bool no_mask_composite = false;
+    std::string preview;                            // --preview FILE: a live preview while sampling
+    int preview_every = 5;
     HiresFix hires;                                 // --hires-*: webui's hires fix
     std::string hires_resize, hires_prompt, hires_negative_prompt;
     float hires_cfg = 0.0f;
@@ -168,6 +170,8 @@ void run_generate(GenerateOptions o) {
             last_batch = p.batch;
         }
         bar.update(p.step, p.steps);
+        if (!o.preview.empty() && p.denoised && p.step % o.preview_every == 0)
+            write_png(o.preview, pipe.preview(*p.denoised));  // the batch's first image, latent-sized (or TAESD)
         return true;
     });
     if (!result.lora_unmatched.empty())  // webui skips them silently; say so
@@ -270,6 +274,9 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--hires-prompt", o->hires_prompt, "Hires pass prompt (default: the prompt)");
     cmd->add_option("--hires-negative-prompt", o->hires_negative_prompt, "Hires pass negative prompt (default: the negative prompt)");
     cmd->add_option("--hires-cfg", o->hires_cfg, "Hires pass CFG scale (default: --cfg-scale)");
+    cmd->add_option("--preview", o->preview,
+                    "Write a live preview of the picture forming to FILE while sampling (webui's Approx cheap, or TAESD with --taesd)");
+    cmd->add_option("--preview-every", o->preview_every, "Steps between previews")->capture_default_str()->check(CLI::Range(1, 10000));
     cmd->add_option("--noise-file", o->noise_file,
                     "Initial noise from FILE.safetensors[:TENSOR] instead of the seed's (reproduces a stored run)");
     cmd->add_option("-b,--batch-count", r.batch_count, "Number of batches (seed + batch size for each next one)")->capture_default_str();

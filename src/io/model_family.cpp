@@ -58,36 +58,44 @@ constexpr TextEncoderConvention kRefinerEncoders[] = {kRefinerOpenClipG};
 
 constexpr int kSide512 = 512, kSide768 = 768, kSide1024 = 1024;
 
+// webui's cheap_approximation factors (from the latent-to-RGB fit of huggingface.co discussion 23204).
+constexpr std::array<float, 3> kSDPreviewRgb[] = {
+    {0.298f, 0.207f, 0.208f}, {0.187f, 0.286f, 0.173f}, {-0.158f, 0.189f, 0.264f}, {-0.184f, -0.271f, -0.473f}};
+constexpr std::array<float, 3> kSDXLPreviewRgb[] = {
+    {0.3448f, 0.4168f, 0.4395f}, {-0.1953f, -0.0290f, 0.0250f}, {0.1074f, 0.0886f, -0.0163f}, {-0.3730f, -0.2499f, -0.2088f}};
+
 const FamilyDescription kFamilies[] = {
     {.family = ModelFamily::SD1, .name = "SD 1.x",
      .identifying_key = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
      .text_encoders = kSD1Encoders, .unet_num_heads = kSD1UNetHeads, .unet_head_channels = -1,
      .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide512,
-     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true},
+     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true,
+     .preview_rgb = kSDPreviewRgb},
     {.family = ModelFamily::SD1, .name = "SD 1.x",
      .identifying_key = "cond_stage_model.transformer.embeddings.token_embedding.weight",
      .text_encoders = kSD1LegacyEncoders, .unet_num_heads = kSD1UNetHeads, .unet_head_channels = -1,
      .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide512,
-     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true},
+     .prediction_from_keys = true, .supported = true, .ema_counters = true, .schedule_buffers = true,
+     .preview_rgb = kSDPreviewRgb},
     {.family = ModelFamily::SD2, .name = "SD 2.x", .identifying_key = "cond_stage_model.model.token_embedding.weight",
      .text_encoders = kSD2Encoders, .unet_num_heads = -1, .unet_head_channels = kHeadChannels64,
      .vae_scale_factor = kScaleFactorSD, .default_size_eps = kSide512, .default_size_v = kSide768,
      .prediction_from_keys = false, .supported = true, .ema_counters = false, .schedule_buffers = true,
-     .turbo_name = "SD-Turbo"},
+     .turbo_name = "SD-Turbo", .preview_rgb = kSDPreviewRgb},
     {.family = ModelFamily::SDXL, .name = "SDXL",
      .identifying_key = "conditioner.embedders.1.model.token_embedding.weight", .text_encoders = kSDXLEncoders,
      .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
      .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
      .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndSizes,
      .zero_empty_negative = true, .turbo_name = "SDXL-Turbo", .diffusers_pipeline = "StableDiffusionXLPipeline",
-     .diffusers_inpaint_pipeline = "StableDiffusionXLInpaintPipeline"},
+     .diffusers_inpaint_pipeline = "StableDiffusionXLInpaintPipeline", .preview_rgb = kSDXLPreviewRgb},
     {.family = ModelFamily::SDXLRefiner, .name = "SDXL refiner",
      .identifying_key = "conditioner.embedders.0.model.token_embedding.weight", .text_encoders = kRefinerEncoders,
      .unet_num_heads = -1, .unet_head_channels = kHeadChannels64, .vae_scale_factor = kScaleFactorSDXL,
      .default_size_eps = kSide1024, .default_size_v = kSide1024, .prediction_from_keys = true, .supported = true,
      .ema_counters = false, .schedule_buffers = false, .vector = VectorConditioning::PooledAndAesthetic,
      .zero_empty_negative = true, .diffusers_pipeline = "StableDiffusionXLImg2ImgPipeline",
-     .diffusers_inpaint_pipeline = ""},
+     .diffusers_inpaint_pipeline = "", .preview_rgb = kSDXLPreviewRgb},
 };
 
 }  // namespace

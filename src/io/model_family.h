@@ -71,6 +71,9 @@ struct FamilyDescription {
     // diffusers' pipeline class for its folders, and for its inpainting UNets ("" = none).
     std::string_view diffusers_pipeline = "StableDiffusionPipeline";
     std::string_view diffusers_inpaint_pipeline = "StableDiffusionInpaintPipeline";
+    // webui's "Approx cheap" live preview (sd_vae_approx.cheap_approximation): RGB = latent channels ·
+    // these [4][3] factors, then (x + 1) / 2.
+    std::span<const std::array<float, 3>> preview_rgb = {};
 };
 
 // A text config carrying the convention's choices (naming, activation, pad token, layer, final norm,

@@ -319,8 +319,8 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     };
     constexpr float kNever = 2.0f;  // above every completed ratio
     ModelSwitch models(*schedule_, refiner ? refiner->switch_at : kNever, to_refiner);
-    StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor&) {
-        return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches});
+    StepCallback cb = [&](int step, int steps, const Tensor&, const Tensor& denoised) {
+        return !progress || progress(ProgressInfo{"sampling", step + 1, steps, batch, batches, &denoised});
     };
     auto eps_model = [&] {
         return models.eps_model([&] {

@@ -39,6 +39,7 @@ struct ProgressInfo {
     std::string phase;  // "text", "sampling", "decode"
     int step = 0, steps = 0;        // sampling steps of the current batch
     int batch = 0, batches = 0;     // batch index (batch count)
+    const Tensor* denoised = nullptr;  // sampling: the step's denoised estimate [B, 4, h, w] (live previews)
 };
 // Called during a generation; returning false cancels it (generate() then throws Cancelled).
 using ProgressFn = std::function<bool(const ProgressInfo&)>;
@@ -151,6 +152,13 @@ private:
                         double* build_seconds);
     std::vector<Image> decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const;
     std::vector<Image> decode_taesd(const Tensor& latents) const;
+
+public:
+    // A live preview of image `index` of a denoised estimate: TAESD when one is loaded, else webui's
+    // "Approx cheap" (the family's latent-to-RGB factors, one pixel per latent cell).
+    Image preview(const Tensor& denoised, int64_t index = 0) const;
+
+private:
     // The hires fix's second pass (pipeline/pipeline_hires.cpp): its request, and the pass itself.
     static GenerateRequest hires_request(const GenerateRequest& r);
     Tensor hires_pass(const GenerateRequest& r, const GenerateRequest& second, int64_t seed, int batch, const Tensor& latents,

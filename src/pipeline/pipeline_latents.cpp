@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "io/model_family.h"
 #include "models/taesd/taesd.h"
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
@@ -108,6 +109,22 @@ Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const Gene
 std::vector<Image> DiffusionPipeline::decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const {
     // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
     return images_of(vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena), true);
+}
+
+Image DiffusionPipeline::preview(const Tensor& denoised, int64_t index) const {
+    const Tensor one = denoised.slice(0, index, index + 1).contiguous();
+    if (taesd_decoder_) return decode_taesd(one).front();
+    const auto rgb = describe(cfg_.family).preview_rgb;
+    const int64_t c = one.dim(1), hw = one.dim(2) * one.dim(3);
+    if (rgb.size() != static_cast<size_t>(c)) throw Error::make("no live-preview factors for {} latent channels", c);
+    std::vector<float> chw(static_cast<size_t>(3 * hw));
+    for (int64_t i = 0; i < hw; ++i)
+        for (int k = 0; k < 3; ++k) {
+            float v = 0.0f;
+            for (int64_t l = 0; l < c; ++l) v += one.f32()[l * hw + i] * rgb[static_cast<size_t>(l)][static_cast<size_t>(k)];
+            chw[static_cast<size_t>(k * hw + i)] = std::clamp((v + 1.0f) / 2.0f, 0.0f, 1.0f);
+        }
+    return from_float_chw(chw.data(), 3, static_cast<int>(one.dim(2)), static_cast<int>(one.dim(3)));
 }
 
 std::vector<Image> DiffusionPipeline::decode_taesd(const Tensor& latents) const {

@@ -1,10 +1,12 @@
 #include "server/generation.h"
 
+#include "io/image.h"
 #include "sampling/denoiser.h"
+#include "server/base64.h"
 
 namespace difu::server {
 
-GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx) {
+GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx, int preview_every) {
     GenerationOutcome out;
     if (r.seed == kRandomSeed) r.seed = random_seed();
     out.seed = r.seed;
@@ -18,6 +20,8 @@ GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, Job
         int steps_done = 0;
         const ProgressFn progress = [&](const ProgressInfo& p) {
             if (p.phase == "sampling") steps_done = p.step;
+            if (p.denoised && preview_every > 0 && p.step % preview_every == 0)
+                ctx.set_preview(base64_encode(encode_png(pipe.preview(*p.denoised), {})));
             return ctx.report(p);
         };
         try {

@@ -66,7 +66,7 @@ void run_job(ServerState& s, const WebuiRequest& w, JobContext& ctx, GenerationO
         auto [pipe, info] = s.models.acquire(w.model.filename);  // loads it on first use (the queue keeps the order)
         model = info;
         use_vae(s, *pipe, w.vae, model);
-        out = run_generation(*pipe, r, ctx);
+        out = run_generation(*pipe, r, ctx, w.preview_every);
     } catch (const std::exception& e) {
         g.seconds = since(t0);
         g.outcome = "failed";
@@ -117,7 +117,8 @@ Json progress_body(const ServerState& s) {
         {"job_no", p.running ? p.job_no : 0}, {"sampling_step", p.running ? p.sampling_step : 0},
         {"sampling_steps", p.running ? p.sampling_steps : 0}, {"phase", p.running ? p.phase : ""},
     };
-    return {{"progress", progress}, {"eta_relative", eta}, {"state", state}, {"current_image", nullptr},
+    const Json image = p.running && !p.current_image.empty() ? Json(p.current_image) : Json(nullptr);
+    return {{"progress", progress}, {"eta_relative", eta}, {"state", state}, {"current_image", image},
             {"textinfo", nullptr}, {"queue_depth", s.queue.waiting()}};
 }
 

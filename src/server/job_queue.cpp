@@ -35,6 +35,11 @@ bool JobContext::report(const ProgressInfo& info) {
     return !p_.interrupted && !p_.skipped;
 }
 
+void JobContext::set_preview(std::string png_base64) {
+    std::lock_guard lock(mutex_);
+    p_.current_image = std::move(png_base64);
+}
+
 void JobContext::begin_batch(int batch, int batches) {
     std::lock_guard lock(mutex_);
     p_.job_no = batch;

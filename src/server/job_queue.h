@@ -27,6 +27,7 @@ struct JobProgress {
     bool interrupted = false, skipped = false;
     double elapsed_s = 0;
     std::string job_timestamp;      // webui's "%Y%m%d%H%M%S" of the job's start
+    std::string current_image;      // the latest live preview, a PNG in base64 ("" = none yet)
 };
 
 // The running job's side: progress to report, and the requests to stop.
@@ -35,6 +36,7 @@ public:
     // For DiffusionPipeline::generate: records the progress; false (cancel) once interrupt or skip was asked.
     bool report(const ProgressInfo& p);
     void begin_batch(int batch, int batches);
+    void set_preview(std::string png_base64);  // the latest live preview
     bool interrupted() const;
     // True once per skip(): the batch that saw it stops, the next one starts (begin_batch clears it too).
     bool take_skip();

@@ -56,6 +56,8 @@ OptionsStore::OptionsStore(const ModelInfo& model, Resolvers names) : names_(std
         // webui's own API test reads send_seed before writing its negation back
         {"send_seed", true},
         {"send_size", true},
+        {"live_previews_enable", true},
+        {"show_progress_every_n_steps", 10},
     };
 }
 

@@ -182,6 +182,12 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
     out.ignored_fields = ignored_fields(body, kind);
     read_fields(f, kind, r);
     const Settings s = read_settings(options, f.object("override_settings"), names, out.ignored_fields);
+    {  // webui's live previews: on unless live_previews_enable is false, every show_progress_every_n_steps (-1: never)
+        const FieldReader o(options, "options.");
+        const bool enabled = o.boolean("live_previews_enable").value_or(true);
+        const int64_t every = o.integer("show_progress_every_n_steps", -1, 1000).value_or(10);
+        out.preview_every = enabled && every > 0 ? static_cast<int>(every) : 0;
+    }
     out.model = first;
     if (s.vae && *s.vae != kVaeAutomatic) {
         if (*s.vae == kVaeNone) out.vae = "";

@@ -20,6 +20,7 @@ struct WebuiRequest {
     bool send_images = true;                  // webui's send_images: false answers without the pictures
     ModelInfo model;                          // the checkpoint to run: sd_model_checkpoint (override, then options)
     std::optional<std::string> vae;           // sd_vae's file, "" for "None"; none for "Automatic" (the server's choice)
+    int preview_every = 0;                    // live previews every N steps (options show_progress_every_n_steps, live_previews_enable)
 };
 
 // Limits the server puts on one request, over what validate_request checks.

@@ -285,3 +285,12 @@ TEST(GenerateCli, InpaintingDdimRunEqualsInpaintStsImage) {
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(bad.output.find("inpainting mask needs"), std::string::npos) << bad.output;
 }
+
+TEST(GenerateCli, PreviewWritesThePictureFormingWhileSampling) {
+    const std::string out = temp_dir() + "/with-preview.png", preview = temp_dir() + "/preview.png";
+    Result r = difu_cli("generate" + kModel + " -p x --steps 2 -W 64 -H 64 -s 1 --precision fp32 --preview " + preview +
+                        " --preview-every 1 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const difu::Image img = difu::read_image(preview);
+    EXPECT_EQ(img.width, 8);  // Approx cheap: one pixel per latent cell
+}

@@ -342,3 +342,19 @@ TEST(Pipeline, LatentMaskIsTheBicubicShrinkRounded) {
         EXPECT_EQ(lat[y * 8 + 4], 0.0f);
     }
 }
+
+TEST(Pipeline, ApproxCheapPreviewIsWebuisLinearMap) {
+    // webui's cheap_approximation for SD 1.x: RGB = Σ_l latent_l · F[l], F rows (0.298, 0.207, 0.208),
+    // (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473); pixel = (x + 1) / 2.
+    Tensor latent = Tensor::empty({2, 4, 1, 2});
+    const float values[] = {1, 0, 0.5f, 0, -1, 0, 0, 2, /* image 1 */ 0, 0, 0, 0, 0, 0, 0, 0};
+    std::copy(std::begin(values), std::end(values), latent.f32_mut().begin());
+    const Image img = pipe().preview(latent, 0);
+    ASSERT_EQ(img.width, 2);
+    ASSERT_EQ(img.height, 1);
+    // pixel 0: latent (1, 0.5, -1, 0) -> R = 0.298 + 0.0935 + 0.158 = 0.5495 -> (1.5495 / 2) · 255 = 197.56 -> 198
+    EXPECT_EQ(img.at(0, 0)[0], 198);
+    // pixel 1: latent (0, 0, 0, 2) -> B = -0.946 -> 0.027 · 255 = 6.885 -> 7
+    EXPECT_EQ(img.at(1, 0)[2], 7);
+    EXPECT_EQ(pipe().preview(latent, 1).at(0, 0)[1], 128);  // a zero latent is mid-gray (127.5 rounds to even)
+}

@@ -214,6 +214,31 @@ TEST(ServerApi, WebuisSamplerTestsPassAndSdeImagesMatchThePipeline) {
     }
 }
 
+TEST(ServerApi, ProgressCarriesALivePreviewEveryNSteps) {
+    // webui's show_progress_every_n_steps (default 10): /progress's current_image is a PNG of the
+    // denoised estimate ("Approx cheap": one pixel per latent cell).
+    RunningServer s;
+    auto worker = std::async(std::launch::async, [&] {
+        auto cli = s.client();
+        return post_json(cli, "/sdapi/v1/txt2img", long_body());
+    });
+    auto cli = s.client();
+    Json image;
+    ASSERT_TRUE(eventually([&] {
+        const Json p = get_json(cli, "/sdapi/v1/progress");
+        if (p["state"]["sampling_step"].get<int>() < 10) {
+            EXPECT_TRUE(p["current_image"].is_null());
+        }
+        image = p["current_image"];
+        return !image.is_null();
+    }));
+    const Image preview = decode_image("current_image", decode_b64(image.get<std::string>()));
+    EXPECT_EQ(preview.width, 128 / 8);
+    post_json(cli, "/sdapi/v1/interrupt", Json::object());
+    ASSERT_EQ(worker.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    EXPECT_TRUE(get_json(cli, "/sdapi/v1/progress")["current_image"].is_null());  // idle: none
+}
+
 TEST(ServerApi, ProgressMovesWhileAJobRunsAndInterruptStopsIt) {
     RunningServer s;
     auto worker = std::async(std::launch::async, [&] {
