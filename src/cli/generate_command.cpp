@@ -11,6 +11,7 @@
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "pipeline/hires.h"
+#include "pipeline/inpaint.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/extra_networks.h"
 #include "pipeline/refiner.h"
@@ -32,6 +33,7 @@ struct GenerateOptions {
     std::string vae;                                // a VAE file instead of the checkpoint's
     std::string taesd, taesd_encoder;               // TAESD decoder / encoder files
     std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
+    std::string outpaint;                           // "left=128,top=64": margins to paint around the init image
     bool no_mask_composite = false;
     std::string preview;                            // --preview FILE: a live preview while sampling
     int preview_every = 5;
@@ -119,6 +121,15 @@ void run_generate(GenerateOptions o) {
         add_prompt_loras(r, library ? &*library : nullptr);
     }
     if (!o.mask.empty()) r.mask = read_image(o.mask);
+    if (!o.outpaint.empty()) {  // pad, mask the margins, inpaint them at the new size
+        if (!r.init_image) throw Error::make("--outpaint needs the picture to extend (-i)");
+        if (r.mask) throw Error::make("--outpaint makes its own mask; leave out --mask");
+        auto [canvas, mask] = outpaint_canvas(*r.init_image, parse_outpaint(o.outpaint));
+        if (r.width == kModelDefaultSize) r.width = canvas.width;
+        if (r.height == kModelDefaultSize) r.height = canvas.height;
+        r.init_image = std::move(canvas);
+        r.mask = std::move(mask);
+    }
     if (!o.mask_noise_file.empty()) r.mask_image_noise = read_noise_file(o.mask_noise_file);
     r.mask_composite = !o.no_mask_composite;
     if (o.hires_given) {
@@ -255,6 +266,9 @@ void add_generate_command(CLI::App& app) {
                                          "for SDXL): about 100x less work than the VAE, a little less detail");
     cmd->add_option("--taesd-encoder", o->taesd_encoder, "Encode the init image with TAESD (taesd_encoder.pth / .safetensors)");
     cmd->add_option("--mask", o->mask, "Inpainting mask for the init image (-i): white (>= 128) is repainted, black kept");
+    cmd->add_option("--outpaint", o->outpaint,
+                    "Extend the init image (-i): left=N,right=N,top=N,bottom=N pixels (multiples of 8), its edges repeated "
+                    "outwards and repainted as a masked img2img at the new size (--strength 1 with an inpainting model)");
     cmd->add_flag("--mask-invert", r.mask_invert, "Repaint the black part of the mask instead (webui's inpainting_mask_invert)");
     cmd->add_flag("--no-mask-composite", o->no_mask_composite,
                   "Keep the decoded picture outside the mask too, instead of pasting it over the original (runwayml's inpaint_st.py)");

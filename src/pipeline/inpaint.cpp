@@ -1,6 +1,8 @@
 #include "pipeline/inpaint.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "pipeline/image_conditioning.h"
@@ -30,6 +32,51 @@ std::vector<float> repaint_mask(const Image& mask_in, int width, int height, boo
             out[static_cast<size_t>(y) * width + x] = repaint != invert ? 1.0f : 0.0f;
         }
     return out;
+}
+
+Outpaint parse_outpaint(const std::string& spec) {
+    Outpaint o;
+    size_t start = 0;
+    while (start < spec.size()) {
+        const size_t comma = std::min(spec.find(',', start), spec.size());
+        const std::string part = spec.substr(start, comma - start);
+        const size_t eq = part.find('=');
+        int* side = nullptr;
+        const std::string key = part.substr(0, eq);
+        if (key == "left") side = &o.left;
+        else if (key == "right") side = &o.right;
+        else if (key == "top") side = &o.top;
+        else if (key == "bottom") side = &o.bottom;
+        if (!side || eq == std::string::npos)
+            throw Error::make("--outpaint: '{}' is not left=N, right=N, top=N or bottom=N", part);
+        try {
+            size_t used = 0;
+            *side = std::stoi(part.substr(eq + 1), &used);
+            if (used != part.size() - eq - 1) throw std::invalid_argument(part);
+        } catch (const std::exception&) {
+            throw Error::make("--outpaint: '{}' needs a whole number of pixels", part);
+        }
+        if (*side < 0 || *side % kLatentDownscale != 0 || *side > kMaxImageSide)
+            throw Error::make("--outpaint: {} must be a multiple of 8 between 0 and {}, got {}", key, kMaxImageSide, *side);
+        start = comma + 1;
+    }
+    if (o.left + o.right + o.top + o.bottom == 0) throw Error::make("--outpaint: give at least one margin, e.g. left=128");
+    return o;
+}
+
+std::pair<Image, Image> outpaint_canvas(const Image& picture_in, const Outpaint& m) {
+    const Image picture = picture_in.channels == 4 ? flatten_alpha(picture_in) : picture_in;
+    const int w = picture.width + m.left + m.right, h = picture.height + m.top + m.bottom;
+    Image canvas{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+    Image mask{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3, 255)};
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const int sx = std::clamp(x - m.left, 0, picture.width - 1), sy = std::clamp(y - m.top, 0, picture.height - 1);
+            std::copy_n(picture.at(sx, sy), 3, &canvas.pixels[(static_cast<size_t>(y) * w + x) * 3]);
+            const bool inside = x >= m.left && x < m.left + picture.width && y >= m.top && y < m.top + picture.height;
+            if (inside) std::fill_n(&mask.pixels[(static_cast<size_t>(y) * w + x) * 3], 3, uint8_t{0});
+        }
+    return {canvas, mask};
 }
 
 std::vector<float> latent_repaint_mask(const std::vector<float>& mask, int width, int height) {

@@ -11,6 +11,8 @@
 // the decoded picture is pasted over the original inside the mask (webui's overlay).
 #pragma once
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "io/image.h"
 #include "io/model_config.h"
@@ -24,6 +26,14 @@ std::vector<float> repaint_mask(const Image& mask, int width, int height, bool i
 
 // c_concat [1, 5, H/8, W/8] of an inpainting UNet for `image` [1, 3, H, W] in [-1, 1] and the binary
 // `mask` (H x W). `noise` [1, 4, H/8, W/8] samples the masked image's posterior; undefined: its mean.
+// Outpainting as inpainting: the picture padded by the given margins (pixels, multiples of 8) with its
+// edge pixels repeated outwards, and the mask that repaints the margins (white) and keeps the picture.
+struct Outpaint {
+    int left = 0, right = 0, top = 0, bottom = 0;
+};
+Outpaint parse_outpaint(const std::string& spec);  // "left=128,right=0,top=64,bottom=0"; Error naming the part
+std::pair<Image, Image> outpaint_canvas(const Image& picture, const Outpaint& margins);
+
 // webui's latmask: the repaint mask at width/8 x height/8, 1 = repaint.
 std::vector<float> latent_repaint_mask(const std::vector<float>& mask, int width, int height);
 // x · repaint + init · (1 - repaint) per latent cell, for every image and channel of x [B, C, h, w].

@@ -294,3 +294,21 @@ TEST(GenerateCli, PreviewWritesThePictureFormingWhileSampling) {
     const difu::Image img = difu::read_image(preview);
     EXPECT_EQ(img.width, 8);  // Approx cheap: one pixel per latent cell
 }
+
+TEST(GenerateCli, OutpaintExtendsThePictureAndKeepsIt) {
+    const std::string out = temp_dir() + "/outpainted.png";
+    const std::string init = fixture_path("sd1-tiny/init_image.png");
+    Result r = difu_cli("generate" + kModel + " -p x --steps 2 -s 1 --precision fp32 -i " + init + " --outpaint left=64,top=32 -o " + out);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const difu::Image img = difu::read_image(out), orig = difu::read_image(init);
+    ASSERT_EQ(img.width, 128 + 64);
+    ASSERT_EQ(img.height, 128 + 32);
+    for (int y = 0; y < 128; y += 7)
+        for (int x = 0; x < 128; x += 7)
+            for (int c = 0; c < 3; ++c) ASSERT_EQ(img.at(x + 64, y + 32)[c], orig.at(x, y)[c]) << x << "," << y;
+    for (const char* bad : {"left=7", "up=8", "left=abc", "left=0"}) {
+        Result b = difu_cli("generate" + kModel + " -p x -i " + init + " --outpaint " + bad + " -o " + out);
+        EXPECT_EQ(b.status, 2) << bad;
+        EXPECT_NE(b.output.find("--outpaint"), std::string::npos) << bad << ": " << b.output;
+    }
+}
