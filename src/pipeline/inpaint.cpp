@@ -6,11 +6,11 @@
 
 #include "core/error.h"
 #include "pipeline/image_conditioning.h"
+#include "pipeline/request.h"
 
 namespace difu {
 namespace {
 
-constexpr int kLatentDownscale = 8;
 constexpr uint8_t kRepaintThreshold = 128;  // u8 / 255 >= 0.5 (runwayml); webui's create_binary_mask takes > 128
 
 // Pillow's convert("L") of an RGB pixel: (19595 R + 38470 G + 7471 B + 0x8000) >> 16.

@@ -11,7 +11,6 @@ namespace difu {
 namespace {
 
 constexpr double kSlerpLerpThreshold = 0.9995;  // webui: "if dot.mean() > 0.9995" use a lerp
-constexpr int kLatentDownscale = 8;             // image pixels per latent cell
 
 // Image i of [B, ...] as its own contiguous tensor, and back.
 Tensor image_of(const Tensor& batch, int64_t i) { return batch.select(0, i).contiguous(); }
@@ -80,9 +79,10 @@ NoiseSampler BatchNoise::brownian(float sigma_min, float sigma_max) const {
             paths->emplace_back(sigma_min, sigma_max, static_cast<uint64_t>(seed_ + i),
                                 [image](uint32_t s) { return PhiloxGenerator(s).randn(image); });
     }
-    return [paths, shape = shape_](const Shape& s, float sigma, float sigma_next) {
+    const bool whole_batch = source_ == RngSource::Cpu;  // one path of the batch's shape
+    return [paths, shape = shape_, whole_batch](const Shape& s, float sigma, float sigma_next) {
         if (s != shape) throw Error::make("a sampler asked for noise of shape {}, the latent is {}", shape_str(s), shape_str(shape));
-        if (paths->size() == 1 && shape[0] != 1) return (*paths)[0](sigma, sigma_next);
+        if (whole_batch) return (*paths)[0](sigma, sigma_next);
         Tensor out = Tensor::empty(shape);
         for (size_t i = 0; i < paths->size(); ++i) put_image(out, static_cast<int64_t>(i), (*paths)[i](sigma, sigma_next));
         return out;

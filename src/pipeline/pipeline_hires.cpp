@@ -3,10 +3,6 @@
 #include "pipeline/pipeline.h"
 
 namespace difu {
-namespace {
-constexpr int kLatentFactor = 8;  // image pixels per latent cell
-}  // namespace
-
 GenerateRequest DiffusionPipeline::hires_request(const GenerateRequest& r) {
     const HiresFix& h = *r.hires;
     const HiresSize size = hires_size(r.width, r.height, h);
@@ -14,8 +10,8 @@ GenerateRequest DiffusionPipeline::hires_request(const GenerateRequest& r) {
     second.hires.reset();
     second.initial_noise.reset();
     second.refiner_switch_at.reset();  // the refiner is not run in the hires pass here
-    second.width = (size.width / kLatentFactor - size.trim_x) * kLatentFactor;
-    second.height = (size.height / kLatentFactor - size.trim_y) * kLatentFactor;
+    second.width = (size.width / kLatentDownscale - size.trim_x) * kLatentDownscale;
+    second.height = (size.height / kLatentDownscale - size.trim_y) * kLatentDownscale;
     second.steps = h.steps > 0 ? h.steps : r.steps;
     second.strength = h.denoising_strength;
     if (!h.sampler.empty()) second.sampler = h.sampler;
@@ -32,7 +28,7 @@ Tensor DiffusionPipeline::hires_pass(const GenerateRequest& r, const GenerateReq
     const HiresFix& h = *r.hires;
     const HiresUpscaler up = parse_hires_upscaler(h.upscaler);
     const HiresSize size = hires_size(r.width, r.height, h);
-    const int lh = size.height / kLatentFactor, lw = size.width / kLatentFactor;
+    const int lh = size.height / kLatentDownscale, lw = size.width / kLatentDownscale;
     Tensor moments;
     if (up.latent) {
         moments = exact_moments(upscale_latent(latents, lh, lw, up.mode));  // the start is the upscaled latent itself

@@ -19,11 +19,10 @@ RngSource parse_rng_source(const std::string& name) {
 const char* rng_label(RngSource source) { return source == RngSource::Cpu ? "CPU" : "NV"; }
 
 void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
-    constexpr int kLatentFactor = 8;  // the VAE's downscale
     for (auto [name, v] : {std::pair{"width", r.width}, {"height", r.height}}) {
         if (v == kModelDefaultSize) continue;  // the pipeline fills it in (and checks again)
         if (v < 64 || v > lim.max_side) throw Error::make("{} must be between 64 and {}, got {}", name, lim.max_side, v);
-        if (v % kLatentFactor != 0) throw Error::make("{} must be a multiple of 8, got {}", name, v);
+        if (v % kLatentDownscale != 0) throw Error::make("{} must be a multiple of 8, got {}", name, v);
     }
     if (r.steps < 1 || r.steps > lim.max_steps) throw Error::make("steps must be between 1 and {}, got {}", lim.max_steps, r.steps);
     if (!std::isfinite(r.cfg_scale) || r.cfg_scale < 0 || r.cfg_scale > 100)
@@ -69,7 +68,6 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
 
 // webui's StableDiffusionProcessingTxt2Img.init hires sizes (integer arithmetic as written there).
 HiresSize hires_size(int width, int height, const HiresFix& h) {
-    constexpr int kLatentFactor = 8;
     const int rx = h.resize_width, ry = h.resize_height;
     if (rx == 0 && ry == 0) return {static_cast<int>(width * h.scale), static_cast<int>(height * h.scale), 0, 0};
     if (ry == 0) return {rx, rx * height / width, 0, 0};
@@ -77,7 +75,7 @@ HiresSize hires_size(int width, int height, const HiresFix& h) {
     const double src_ratio = static_cast<double>(width) / height, dst_ratio = static_cast<double>(rx) / ry;
     const int up_x = src_ratio < dst_ratio ? rx : ry * width / height;
     const int up_y = src_ratio < dst_ratio ? rx * height / width : ry;
-    return {up_x, up_y, (up_x - rx) / kLatentFactor, (up_y - ry) / kLatentFactor};
+    return {up_x, up_y, (up_x - rx) / kLatentDownscale, (up_y - ry) / kLatentDownscale};
 }
 
 }  // namespace difu

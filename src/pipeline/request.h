@@ -14,6 +14,7 @@
 namespace difu {
 
 inline constexpr int64_t kRandomSeed = -1;  // pick a random seed and report it
+inline constexpr int kLatentDownscale = 8;   // image pixels per latent cell (the VAE's factor)
 inline constexpr int kModelDefaultSize = 0;  // width / height: the model's own (512, 768 for v, 1024 SDXL)
 
 // The random source of the noise (pipeline/noise.h): torch's CPU generator (ComfyUI's convention), or
