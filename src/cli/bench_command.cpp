@@ -24,7 +24,7 @@
 #include "kernels/profile.h"
 #include "models/text_encoders.h"
 #include "models/unet/unet.h"
-#include "models/vae/autoencoder_kl.h"
+#include "models/vae/tiled_vae.h"
 #include "pipeline/pipeline.h"
 
 namespace difu::cli {
@@ -105,6 +105,7 @@ Reference measure_reference(int reps, Precision p) {
 struct Options {
     std::string model, component = "all", precision = "auto";
     int size = 0, reps = 3, steps = 20;  // size 0: the model's default; reps: best of 3, like the reference rates
+    int vae_tile = 0, vae_overlap = 128;  // image pixels; tile 0: the VAE decodes untiled
     bool json = false, profile = false;
 };
 
@@ -267,8 +268,10 @@ void run_bench(Options o) {
         { SerialScope serial; built.emplace(ck, cfg, choice.precision); }
         const AutoencoderKL& vae = *built;
         Tensor z = random_tensor({1, 4, lat, lat}, 12);
-        results.push_back(result_of("vae decode", measure([&] { vae.decode(z, arena); }, o.reps), &Reference::vae_conv,
-                                    "512^2 conv", arena));
+        const VaeTiling tiling{o.vae_tile / 8, o.vae_overlap / 8};
+        const auto decode = [&] { o.vae_tile > 0 ? decode_tiled(vae, z, tiling, arena) : vae.decode(z, arena); };
+        results.push_back(result_of(o.vae_tile > 0 ? fmt::format("vae decode, {}px tiles", o.vae_tile) : "vae decode",
+                                    measure(decode, o.reps), &Reference::vae_conv, "512^2 conv", arena));
     }
     kernel_profile().enabled = false;
     const Reference after = measure_reference(ref_reps, choice.precision);
@@ -294,6 +297,8 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("--size", o->size, "Image size in pixels (square); default: the model's (512, 768 for SD 2.x v)");
     cmd->add_option("--precision", o->precision, "auto (measure and take the faster), fp32 or bf16")->capture_default_str();
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
+    cmd->add_option("--vae-tile-size", o->vae_tile, "Decode in tiles of this many pixels (0: untiled)")->capture_default_str();
+    cmd->add_option("--vae-tile-overlap", o->vae_overlap, "Pixels neighbouring tiles share")->capture_default_str();
     cmd->add_flag("--json", o->json, "One JSON object per line per component");
     cmd->add_flag("--profile", o->profile, "Also print each component's time share per kernel kind");
     cmd->callback([o] { run_bench(*o); });

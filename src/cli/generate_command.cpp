@@ -2,12 +2,14 @@
 // PNG (or JPEG / WebP by extension) with webui's infotext.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <tuple>
 
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
+#include "cli/vae_options.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "pipeline/hires.h"
@@ -31,10 +33,13 @@ struct GenerateOptions {
     std::string lora_dir;                           // where <lora:name:...> tags look
     std::string embeddings_dir;                     // textual inversions prompts may name
     std::string vae;                                // a VAE file instead of the checkpoint's
-    std::string taesd, taesd_encoder;               // TAESD decoder / encoder files
+    VaeOptions vae_options;                         // --vae-tiling*, --taesd*
     std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
     std::string outpaint;                           // "left=128,top=64": margins to paint around the init image
     bool no_mask_composite = false;
+    int mask_blur = 4;                              // webui's UI defaults from here on
+    std::string masked_content = "original", inpaint_area = "whole";
+    std::string resize_mode = "just";
     std::string preview;                            // --preview FILE: a live preview while sampling
     int preview_every = 5;
     HiresFix hires;                                 // --hires-*: webui's hires fix
@@ -131,7 +136,16 @@ void run_generate(GenerateOptions o) {
         r.mask = std::move(mask);
     }
     if (!o.mask_noise_file.empty()) r.mask_image_noise = read_noise_file(o.mask_noise_file);
-    r.mask_composite = !o.no_mask_composite;
+    r.inpaint.composite = !o.no_mask_composite;
+    const std::vector<std::string> modes{"just", "crop", "fill", "latent"};
+    const auto mode = std::find(modes.begin(), modes.end(), o.resize_mode);
+    if (mode == modes.end()) throw Error::make("--resize-mode '{}': just, crop, fill or latent", o.resize_mode);
+    r.resize_mode = static_cast<ResizeMode>(mode - modes.begin());
+    r.inpaint.blur_x = r.inpaint.blur_y = o.mask_blur;
+    r.inpaint.fill = parse_inpaint_fill(o.masked_content);
+    if (o.inpaint_area != "whole" && o.inpaint_area != "masked")
+        throw Error::make("--inpaint-area '{}': whole (the whole picture) or masked (only the masked part)", o.inpaint_area);
+    r.inpaint.only_masked = o.inpaint_area == "masked";
     if (o.hires_given) {
         if (!o.hires_resize.empty())
             std::tie(o.hires.resize_width, o.hires.resize_height) = parse_pair(o.hires_resize, 'x', "--hires-resize");
@@ -141,8 +155,9 @@ void run_generate(GenerateOptions o) {
         (void)parse_hires_upscaler(o.hires.upscaler);  // a typo fails before the load
         r.hires = o.hires;
     }
-    if (!o.taesd.empty()) r.decode = VaeMethod::Taesd;
-    if (!o.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
+    if (!o.vae_options.taesd.empty()) r.decode = VaeMethod::Taesd;
+    if (!o.vae_options.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
+    (void)o.vae_options.tiling_policy();  // a bad flag fails before the load
     validate_request(r);  // before the (slow) load, so a typo fails at once
     const PrecisionChoice precision = choose_precision(o.precision);
     if (default_model)
@@ -154,7 +169,7 @@ void run_generate(GenerateOptions o) {
     if (!o.refiner.empty())
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
     if (!o.vae.empty()) pipe.set_vae(o.vae);
-    if (!o.taesd.empty() || !o.taesd_encoder.empty()) pipe.set_taesd(o.taesd, o.taesd_encoder);
+    o.vae_options.apply(pipe);
     if (!o.embeddings_dir.empty())
         for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
             if (p) {
@@ -244,6 +259,10 @@ void add_generate_command(CLI::App& app) {
                     "webui's 'Resize seed from' WxH: the noise the seed gives at that size, centred in this image's");
     cmd->add_option("--clip-skip", r.clip_skip, "Use the text encoder's N-th last layer (webui Clip skip; SD 1.x, SD 2.x always uses the penultimate)")->capture_default_str();
     cmd->add_option("-i,--init-img", o->init_image, "Image-to-image: start from this picture (PNG, JPEG, WebP)");
+    cmd->add_option("--resize-mode", o->resize_mode,
+                    "How an init image of another size is fitted (webui's resize modes): just (stretch), crop (scale to cover, "
+                    "crop the middle), fill (scale to fit, fill the bands with its edges), latent (encode at its own size, "
+                    "resize the latent)")->capture_default_str();
     cmd->add_option("--strength", r.strength, "Image-to-image: how much to change the picture (0..1)")->capture_default_str();
     cmd->add_option("--eta", r.eta, "DDIM eta (0 = deterministic)")->capture_default_str();
     cmd->add_option("--original-size", o->original_size,
@@ -262,14 +281,27 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--embeddings-dir", o->embeddings_dir,
                     "Folder of textual-inversion embeddings (.pt, .safetensors, .bin) a prompt names by file name, as webui");
     cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's (e.g. vae-ft-mse-840000-ema-pruned, sdxl_vae)");
-    cmd->add_option("--taesd", o->taesd, "Decode with TAESD, the tiny autoencoder (taesd_decoder.pth / .safetensors; taesdxl_decoder "
-                                         "for SDXL): about 100x less work than the VAE, a little less detail");
-    cmd->add_option("--taesd-encoder", o->taesd_encoder, "Encode the init image with TAESD (taesd_encoder.pth / .safetensors)");
+    o->vae_options.add_to(cmd);
     cmd->add_option("--mask", o->mask, "Inpainting mask for the init image (-i): white (>= 128) is repainted, black kept");
     cmd->add_option("--outpaint", o->outpaint,
                     "Extend the init image (-i): left=N,right=N,top=N,bottom=N pixels (multiples of 8), its edges repeated "
                     "outwards and repainted as a masked img2img at the new size (--strength 1 with an inpainting model)");
-    cmd->add_flag("--mask-invert", r.mask_invert, "Repaint the black part of the mask instead (webui's inpainting_mask_invert)");
+    cmd->add_flag("--mask-invert", r.inpaint.invert, "Repaint the black part of the mask instead (webui's inpainting_mask_invert)");
+    cmd->add_option("--mask-blur", o->mask_blur, "Blur the mask by this Gaussian sigma in pixels first (webui's mask_blur)")
+        ->capture_default_str()->check(CLI::Range(0, 256));
+    cmd->add_option("--masked-content", o->masked_content,
+                    "What the masked part starts from: original, fill (painted in from its surroundings), \"latent noise\", "
+                    "\"latent nothing\" (webui's inpainting_fill)")->capture_default_str();
+    cmd->add_option("--inpaint-area", o->inpaint_area,
+                    "whole: inpaint at the picture's size; masked: cut out the box around the mask (plus --inpaint-padding), "
+                    "inpaint it at -W x -H and paste it back (webui's 'Only masked')")->capture_default_str();
+    cmd->add_option("--inpaint-padding", r.inpaint.only_masked_padding, "Pixels around the mask's box with --inpaint-area masked")
+        ->capture_default_str()->check(CLI::Range(0, 16384));
+    cmd->add_option("--mask-weight", r.inpaint.mask_weight,
+                    "Inpainting models: how much of the masked picture their conditioning hides (webui's inpainting_mask_weight)")
+        ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--noise-multiplier", r.initial_noise_multiplier, "img2img: scale the noise added to the init image (webui's "
+                    "initial_noise_multiplier)")->capture_default_str()->check(CLI::Range(0.0, 1.5));
     cmd->add_flag("--no-mask-composite", o->no_mask_composite,
                   "Keep the decoded picture outside the mask too, instead of pasting it over the original (runwayml's inpaint_st.py)");
     cmd->add_option("--mask-noise-file", o->mask_noise_file,

@@ -81,6 +81,9 @@ Image crop_to_aspect(const Image& img, int width, int height);
 // webui's resize_image mode 1 "Crop and resize": scale to cover width x height, then center-crop.
 Image resize_and_crop(const Image& img, int width, int height);
 // webui's images.flatten: composite RGBA over an opaque background colour, giving RGB (Pillow paste).
+// webui's resize_image mode 2 "Resize and fill": scale to fit inside width x height, centred, the empty
+// bands filled with the picture's edge pixels repeated outwards.
+Image resize_and_fill(const Image& img, int width, int height);
 Image flatten_alpha(const Image& img, uint8_t r = 255, uint8_t g = 255, uint8_t b = 255);
 
 }  // namespace difu

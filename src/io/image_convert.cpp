@@ -216,6 +216,27 @@ Image resize_and_crop(const Image& img, int width, int height) {
     return crop(resized, src_w / 2 - width / 2, src_h / 2 - height / 2, width, height);
 }
 
+Image resize_and_fill(const Image& img, int width, int height) {
+    check_image(img, "resize_and_fill");
+    check_target(width, height, "resize_and_fill");
+    // webui images.resize_image, resize_mode 2, integer arithmetic as written there.
+    const double ratio = static_cast<double>(width) / height;
+    const double src_ratio = static_cast<double>(img.width) / img.height;
+    const int src_w = ratio < src_ratio ? width : static_cast<int>(int64_t{img.width} * height / img.height);
+    const int src_h = ratio >= src_ratio ? height : static_cast<int>(int64_t{img.height} * width / img.width);
+    const Image resized = resize_image(img, std::max(src_w, 1), std::max(src_h, 1));
+    const int x0 = width / 2 - src_w / 2, y0 = height / 2 - src_h / 2;  // where the resized picture is pasted
+    Image out = blank(width, height, img.channels);
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x) {
+            // Inside: the picture; in the bands: its nearest edge pixel (webui stretches the edge row /
+            // column, Pillow resizing a zero-width box there).
+            const int sx = std::clamp(x - x0, 0, resized.width - 1), sy = std::clamp(y - y0, 0, resized.height - 1);
+            std::copy_n(resized.at(sx, sy), img.channels, out.pixels.begin() + static_cast<ptrdiff_t>(y * out.stride() + x * img.channels));
+        }
+    return out;
+}
+
 Image flatten_alpha(const Image& img, uint8_t r, uint8_t g, uint8_t b) {
     check_image(img, "flatten_alpha");
     if (img.channels == 3) return img;

@@ -11,26 +11,42 @@
 namespace difu {
 namespace {
 
-constexpr uint8_t kRepaintThreshold = 128;  // u8 / 255 >= 0.5 (runwayml); webui's create_binary_mask takes > 128
+constexpr float kOverlayGain = 2.0f;  // webui's mask_for_overlay = clip(2 L): half-painted pixels show the result
 
-// Pillow's convert("L") of an RGB pixel: (19595 R + 38470 G + 7471 B + 0x8000) >> 16.
-uint8_t luma(const uint8_t* px, int channels) {
-    if (channels < 3) return px[0];
-    return static_cast<uint8_t>((19595u * px[0] + 38470u * px[1] + 7471u * px[2] + 0x8000u) >> 16);
+// A one-channel mask resized as Pillow resizes L (the same filter per channel, through RGB here).
+Image resize_l(const Image& l, int width, int height, Resample filter, bool fill) {
+    if (l.width == width && l.height == height) return l;
+    Image rgb{l.width, l.height, 3, std::vector<uint8_t>(l.pixels.size() * 3)};
+    for (size_t i = 0; i < l.pixels.size(); ++i) rgb.pixels[3 * i] = rgb.pixels[3 * i + 1] = rgb.pixels[3 * i + 2] = l.pixels[i];
+    const Image big = fill ? resize_and_fill(rgb, width, height) : resize_image(rgb, width, height, filter);
+    Image out{width, height, 1, std::vector<uint8_t>(static_cast<size_t>(width) * height)};
+    for (size_t i = 0; i < out.pixels.size(); ++i) out.pixels[i] = big.pixels[3 * i];
+    return out;
 }
 
 }  // namespace
 
-std::vector<float> repaint_mask(const Image& mask_in, int width, int height, bool invert) {
-    if (mask_in.width <= 0 || mask_in.height <= 0) throw Error::make("the inpainting mask is empty");
-    Image mask = mask_in;
-    if (mask.width != width || mask.height != height) mask = resize_image(mask, width, height);  // as the init image
-    std::vector<float> out(static_cast<size_t>(width) * height);
-    for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x) {
-            const bool repaint = luma(mask.at(x, y), mask.channels) >= kRepaintThreshold;
-            out[static_cast<size_t>(y) * width + x] = repaint != invert ? 1.0f : 0.0f;
-        }
+Image prepared_mask(const Image& mask, const InpaintOptions& o, int width, int height) {
+    if (o.mask_prepared) {
+        if (mask.channels != 1 || mask.width != width || mask.height != height)
+            throw Error::make("a prepared inpainting mask must be one channel at {}x{}", width, height);
+        return mask;
+    }
+    // webui blurs the mask at its own size, then resizes it as the init image ("Just resize": Lanczos).
+    return resize_l(blur_mask(mask_luminance(mask, o.invert), o.blur_x, o.blur_y), width, height, Resample::Lanczos, false);
+}
+
+Image resize_mask_and_fill(const Image& l, int width, int height) { return resize_l(l, width, height, Resample::Lanczos, true); }
+
+std::vector<float> mask_shares(const Image& l) {
+    std::vector<float> out(l.pixels.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = l.pixels[i] / 255.0f;
+    return out;
+}
+
+std::vector<float> overlay_alpha(const Image& l) {
+    std::vector<float> out(l.pixels.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = std::min(kOverlayGain * l.pixels[i], 255.0f) / 255.0f;
     return out;
 }
 
@@ -79,12 +95,11 @@ std::pair<Image, Image> outpaint_canvas(const Image& picture_in, const Outpaint&
     return {canvas, mask};
 }
 
-std::vector<float> latent_repaint_mask(const std::vector<float>& mask, int width, int height) {
-    Image m{width, height, 3, std::vector<uint8_t>(mask.size() * 3)};  // webui: init_mask.convert('RGB').resize(...)
-    for (size_t i = 0; i < mask.size(); ++i) m.pixels[3 * i] = m.pixels[3 * i + 1] = m.pixels[3 * i + 2] = mask[i] > 0.5f ? 255 : 0;
-    const Image small = resize_image(m, width / kLatentDownscale, height / kLatentDownscale, Resample::Bicubic);
-    std::vector<float> out(small.pixels.size() / 3);
-    for (size_t i = 0; i < out.size(); ++i) out[i] = std::nearbyint(small.pixels[3 * i] / 255.0f);  // np.around: half to even
+std::vector<float> latent_repaint_mask(const Image& l) {
+    // webui: init_mask.convert('RGB').resize((w/8, h/8)) (Pillow's default BICUBIC), / 255, np.around
+    const Image small = resize_l(l, l.width / kLatentDownscale, l.height / kLatentDownscale, Resample::Bicubic, false);
+    std::vector<float> out(small.pixels.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = std::nearbyint(small.pixels[i] / 255.0f);  // half to even
     return out;
 }
 
@@ -101,28 +116,33 @@ Tensor blend_latents(const Tensor& x, const Tensor& init, const std::vector<floa
     return out;
 }
 
-Image paste_inpainted(const Image& generated, const Image& original_in, const std::vector<float>& mask) {
+Image paste_inpainted(const Image& generated, const Image& original_in, const std::vector<float>& alpha) {
     Image original = original_in;
     if (original.channels == 4) original = flatten_alpha(original);
     if (original.width != generated.width || original.height != generated.height)
         original = resize_image(original, generated.width, generated.height);
+    if (alpha.size() != static_cast<size_t>(generated.width) * generated.height)
+        throw Error::make("the overlay mask does not cover the {}x{} picture", generated.width, generated.height);
     Image out = generated;
     for (int y = 0; y < out.height; ++y)
-        for (int x = 0; x < out.width; ++x)
-            if (mask[static_cast<size_t>(y) * out.width + x] < 0.5f)
-                for (int c = 0; c < 3; ++c) out.pixels[y * out.stride() + static_cast<size_t>(x) * out.channels + c] = original.at(x, y)[c];
+        for (int x = 0; x < out.width; ++x) {
+            const float a = alpha[static_cast<size_t>(y) * out.width + x];  // the generated picture's share
+            uint8_t* px = &out.pixels[y * out.stride() + static_cast<size_t>(x) * out.channels];
+            for (int c = 0; c < 3; ++c) px[c] = static_cast<uint8_t>(std::lround(original.at(x, y)[c] * (1.0f - a) + px[c] * a));
+        }
     return out;
 }
 
 Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg, const Tensor& image,
-                               const std::vector<float>& mask, const Tensor& noise, Arena& arena) {
+                               const std::vector<float>& mask, const Tensor& noise, Arena& arena,
+                               const VaeTilingPolicy& tiling, float mask_weight) {
     const int64_t H = image.dim(2), W = image.dim(3);
     if (static_cast<int64_t>(mask.size()) != H * W) throw Error::make("the mask does not cover the {}x{} image", W, H);
     Tensor masked = Tensor::empty({1, 3, H, W});
     for (int64_t c = 0; c < 3; ++c)
         for (int64_t i = 0; i < H * W; ++i)
-            masked.f32_mut()[c * H * W + i] = image.f32()[c * H * W + i] * (mask[static_cast<size_t>(i)] < 0.5f ? 1.0f : 0.0f);
-    const Posterior p = vae.encode(masked, arena);
+            masked.f32_mut()[c * H * W + i] = image.f32()[c * H * W + i] * (1.0f - mask_weight * std::nearbyint(mask[static_cast<size_t>(i)]));
+    const Posterior p = vae_encode(vae, masked, tiling, arena);
     const Tensor mean = p.mean.contiguous(), logvar = p.logvar.contiguous();
     const int64_t h = mean.dim(2), w = mean.dim(3), hw = h * w;
     if (noise.defined() && noise.shape() != mean.shape())
@@ -130,7 +150,7 @@ Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg,
     Tensor c = Tensor::empty({1, kInpaintingExtraChannels, h, w});
     float* out = c.mutable_data<float>();
     for (int64_t i = 0; i < h; ++i)  // torch.nn.functional.interpolate(mask, (h, w)), mode 'nearest'
-        for (int64_t j = 0; j < w; ++j) out[i * w + j] = mask[static_cast<size_t>(i * kLatentDownscale * W + j * kLatentDownscale)];
+        for (int64_t j = 0; j < w; ++j) out[i * w + j] = std::nearbyint(mask[static_cast<size_t>(i * kLatentDownscale * W + j * kLatentDownscale)]);
     for (int64_t k = 0; k < mean.numel(); ++k) {
         const float z = noise.defined() ? mean.f32()[k] + std::exp(0.5f * logvar.f32()[k]) * noise.f32()[k] : mean.f32()[k];
         out[hw + k] = cfg.vae.scale_factor * z;

@@ -1,8 +1,8 @@
 // pipeline/inpaint.h — inpainting as a stage of the pipeline: the mask a request brings, and what an
 // inpainting UNet (9 input channels) is conditioned on, as runwayml's inpaint_st.py builds it
 // (make_batch_sd, LatentInpaintDiffusion):
-//   mask   = L(mask image) / 255 >= 0.5 (1 = repaint; webui's invert swaps), at the image's size
-//   masked = image · (mask < 0.5)             image in [-1, 1]: repainted pixels become 0 (mid-gray)
+//   mask   = round(L(mask image) / 255), i.e. >= 0.5 (1 = repaint; webui's invert swaps), image's size
+//   masked = image · (1 - mask)              image in [-1, 1]: repainted pixels become 0 (mid-gray)
 //   c_concat = [mask at latent size (nearest: pixel (8i, 8j)), scale_factor · posterior sample of masked]
 // With denoising strength 1 the run starts from pure noise, as inpaint_st.py does.
 // Any model, img2img with a mask (webui's StableDiffusionProcessingImg2Img): the latent mask is the
@@ -16,16 +16,22 @@
 
 #include "io/image.h"
 #include "io/model_config.h"
-#include "models/vae/autoencoder_kl.h"
+#include "models/vae/tiled_vae.h"
+#include "pipeline/inpaint_mask.h"
 
 namespace difu {
 
-// The binary repaint mask at width x height: 1 = repaint. A mask of another size is resized as the
-// init image is (Lanczos) before the threshold. Throws Error for an empty mask image.
-std::vector<float> repaint_mask(const Image& mask, int width, int height, bool invert);
+// The request's mask as webui works with it (pipeline/inpaint_mask.h): L, inverted and blurred as the
+// options say, resized to width x height (Lanczos, as the init image); 255 = repaint. A prepared mask
+// (o.mask_prepared) is checked and taken as it is. Throws Error for an empty mask image.
+Image prepared_mask(const Image& mask, const InpaintOptions& o, int width, int height);
+// An L mask by webui's "Resize and fill" (the only-masked stage's crops).
+Image resize_mask_and_fill(const Image& l, int width, int height);
+// Each pixel's share of repaint, L / 255.
+std::vector<float> mask_shares(const Image& l);
+// webui's overlay: the generated picture's share of each pixel in the composite, min(2 L, 255) / 255.
+std::vector<float> overlay_alpha(const Image& l);
 
-// c_concat [1, 5, H/8, W/8] of an inpainting UNet for `image` [1, 3, H, W] in [-1, 1] and the binary
-// `mask` (H x W). `noise` [1, 4, H/8, W/8] samples the masked image's posterior; undefined: its mean.
 // Outpainting as inpainting: the picture padded by the given margins (pixels, multiples of 8) with its
 // edge pixels repeated outwards, and the mask that repaints the margins (white) and keeps the picture.
 struct Outpaint {
@@ -34,14 +40,18 @@ struct Outpaint {
 Outpaint parse_outpaint(const std::string& spec);  // "left=128,right=0,top=64,bottom=0"; Error naming the part
 std::pair<Image, Image> outpaint_canvas(const Image& picture, const Outpaint& margins);
 
-// webui's latmask: the repaint mask at width/8 x height/8, 1 = repaint.
-std::vector<float> latent_repaint_mask(const std::vector<float>& mask, int width, int height);
+// webui's latmask: the prepared mask at width/8 x height/8 (Pillow bicubic), / 255, rounded; 1 = repaint.
+std::vector<float> latent_repaint_mask(const Image& l);
 // x · repaint + init · (1 - repaint) per latent cell, for every image and channel of x [B, C, h, w].
 Tensor blend_latents(const Tensor& x, const Tensor& init, const std::vector<float>& repaint);
-// The generated picture inside the mask, the original (at the generated size) outside.
-Image paste_inpainted(const Image& generated, const Image& original, const std::vector<float>& mask);
+// webui's overlay composite: original (at the generated size) · (1 - alpha) + generated · alpha.
+Image paste_inpainted(const Image& generated, const Image& original, const std::vector<float>& alpha);
 
+// c_concat [1, 5, H/8, W/8] of an inpainting UNet for `image` [1, 3, H, W] in [-1, 1] and the mask's
+// shares (H x W, rounded here). `noise` [1, 4, H/8, W/8] samples the masked image's posterior;
+// undefined: its mean. mask_weight: webui's inpainting_mask_weight, masked = image · (1 - weight · mask).
 Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg, const Tensor& image,
-                               const std::vector<float>& mask, const Tensor& noise, Arena& arena);
+                               const std::vector<float>& mask, const Tensor& noise, Arena& arena,
+                               const VaeTilingPolicy& tiling = {}, float mask_weight = 1.0f);
 
 }  // namespace difu

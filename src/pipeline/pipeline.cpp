@@ -247,11 +247,9 @@ ModelInputs DiffusionPipeline::model_inputs(const GenerateRequest& r, Arena& are
     // a mask) everything masked over a gray image.
     if (cfg_.unet.in_channels != cfg_.unet.out_channels) {
         if (r.mask && r.init_image)
-            in.image_conditioning = inpainting_conditioning(vae_model(build), cfg_, init_image_tensor(r).slice(0, 0, 1).contiguous(),
-                                                            repaint_mask(*r.mask, r.width, r.height, r.mask_invert),
-                                                            r.mask_image_noise.value_or(Tensor()), arena);
+            in.image_conditioning = inpainting_conditionings(r, arena, build);
         else
-            in.image_conditioning = txt2img_image_conditioning(vae_model(build), cfg_, r.width, r.height, arena);
+            in.image_conditioning = txt2img_image_conditioning(vae_model(build), cfg_, r.width, r.height, arena, vae_tiling_);
     }
     return in;
 }
@@ -287,7 +285,19 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         return draws.next();
     };
     Tensor start;
-    if (init_latent) start = img2img_start_latent(*init_latent, draws);
+    // Masked img2img: the repaint mask at latent size, and webui's masked content in the start latent.
+    std::vector<float> repaint;
+    if (init_latent) {
+        start = img2img_start_latent(*init_latent, draws);
+        noise = scaled(noise, r.initial_noise_multiplier);
+        if (r.mask) {
+            repaint = latent_repaint_mask(*r.mask);
+            if (r.inpaint.fill == InpaintFill::LatentNoise)  // webui: the seeds' own noise, without variation
+                start = blend_latents(BatchNoise(r.rng, seed, shape, Variation{}).first(), start, repaint);
+            else if (r.inpaint.fill == InpaintFill::LatentNothing)
+                start = blend_latents(Tensor::empty(start.shape()), start, repaint);
+        }
+    }
     const int img2img_steps = static_cast<int>(std::min(r.strength, 0.999f) * r.steps);  // webui's t_enc
     Arena arena;
     if (refiner) {
@@ -363,9 +373,7 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         return make_cfg_denoiser(*guided);
     });
     // Masked img2img: every denoised estimate keeps the init latent outside the mask (webui's CFGDenoiser).
-    std::vector<float> repaint;
-    if (r.mask && init_latent) {
-        repaint = latent_repaint_mask(repaint_mask(*r.mask, r.width, r.height, r.mask_invert), r.width, r.height);
+    if (!repaint.empty()) {
         d = [inner = std::move(d), &start, &repaint](const Tensor& x, float sigma) { return blend_latents(inner(x, sigma), start, repaint); };
     }
     const KSamplerArgs a{d, sigmas, cb};
@@ -413,7 +421,9 @@ std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, 
     if (is_compvis(sc.kind) && r.eta > 0) info.extra.emplace_back("Eta", fmt::format("{}", r.eta));
     if (r.init_image && r.encode == VaeMethod::Taesd) info.extra.emplace_back("VAE Encoder", "TAESD");  // webui's sd_vae_*_method
     if (r.decode == VaeMethod::Taesd) info.extra.emplace_back("VAE Decoder", "TAESD");
-    if (r.mask && r.mask_invert) info.extra.emplace_back("Mask mode", "Inpaint not masked");  // webui's words
+    if (r.mask) inpaint_infotext(r, info.extra);
+    if (r.init_image && r.initial_noise_multiplier != 1.0f)
+        info.extra.emplace_back("Noise multiplier", fmt::format("{}", r.initial_noise_multiplier));
     if (r.hires) {  // webui's hires fields
         const HiresFix& h = *r.hires;
         info.denoising_strength = h.denoising_strength;
@@ -475,6 +485,11 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
     if (progress && !progress(ProgressInfo{"text", 0, r.steps, 0, r.batch_count})) throw Cancelled{};
     // The init image and an inpainting UNet's conditioning are made at the request's size.
     if (r.init_image || cfg_.unet.in_channels != cfg_.unet.out_channels) resolve_default_size(r, &build);
+    if (r.mask && r.inpaint.only_masked && !r.inpaint.mask_prepared) return generate_only_masked(r, progress);
+    fit_init_images(r);
+    std::vector<Image> originals;  // the fitted init images, as the overlay shows them outside the mask
+    for (int i = 0; r.mask && i < init_image_count(r); ++i) originals.push_back(init_image_at(r, i));
+    if (r.mask) prepare_inpainting(r);
     const ModelInputs inputs = model_inputs(r, arena, &build);
     std::optional<Tensor> moments;
     if (r.decode == VaeMethod::Taesd && !taesd_decoder_) throw Error::make("TAESD decoding asked for, but no TAESD decoder is loaded (--taesd FILE)");
@@ -523,9 +538,10 @@ GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const
         std::vector<Image> images = r.decode == VaeMethod::Taesd
                                         ? decode_taesd(latents[static_cast<size_t>(b)])
                                         : decoder.decode_batch(decoder.vae_model(&build), latents[static_cast<size_t>(b)], arena);
-        if (r.mask && r.mask_composite) {  // webui's overlay: the original outside the mask
-            const std::vector<float> m = repaint_mask(*r.mask, images.front().width, images.front().height, r.mask_invert);
-            for (Image& img : images) img = paste_inpainted(img, *r.init_image, m);
+        if (r.mask && r.inpaint.composite) {  // webui's overlay: the original outside the mask
+            const std::vector<float> alpha = overlay_alpha(*r.mask);
+            for (size_t i = 0; i < images.size(); ++i)
+                images[i] = paste_inpainted(images[i], originals[i % originals.size()], alpha);
         }
         for (size_t i = 0; i < images.size(); ++i) {
             // GPU rng: image i has a generator of its own, seed + i, which alone gives its noise again.

@@ -23,7 +23,7 @@
 #include "kernels/precision.h"
 #include "models/text_encoders.h"
 #include "models/unet/unet.h"
-#include "models/vae/autoencoder_kl.h"
+#include "models/vae/tiled_vae.h"
 #include "core/torch_rng.h"
 #include "pipeline/guidance.h"
 #include "pipeline/scheduled_conditioning.h"
@@ -106,7 +106,10 @@ public:
     // TAESD files (models/taesd) that requests with VaeMethod::Taesd decode / encode with; "" = none.
     // Throws Error naming the file when it is no TAESD of that part.
     void set_taesd(const std::string& decoder_path, const std::string& encoder_path = "");
-    const std::string& vae_hash() const { return vae_hash_; }  // its SHA-256's first 10 hex digits
+    const std::string& vae_hash() const { return vae_hash_; }
+    // When the VAE decodes and encodes in tiles (models/vae/tiled_vae.h); by default past 4 GiB of scratch.
+    void set_vae_tiling(const VaeTilingPolicy& policy) { vae_tiling_ = policy; }
+    const VaeTilingPolicy& vae_tiling() const { return vae_tiling_; }  // its SHA-256's first 10 hex digits
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
     void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
     EmbeddingLibrary* embeddings() const { return embeddings_.get(); }
@@ -131,6 +134,7 @@ private:
     Conditioning zero_text(const GenerateRequest& r) const;
     Tensor init_image_tensor(const GenerateRequest& r) const;
     Tensor encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const;
+    Tensor fit_init_latent(const Tensor& x, const GenerateRequest& r) const;
     Tensor taesd_init_moments(const GenerateRequest& r) const;
     // A known latent as img2img's posterior moments: mean = latent / scale_factor, logvar = -inf (no
     // variance), so that the start latent, scale_factor · mean, is the latent itself.
@@ -164,6 +168,12 @@ private:
     Tensor hires_pass(const GenerateRequest& r, const GenerateRequest& second, int64_t seed, int batch, const Tensor& latents,
                       Arena& arena, const ProgressFn& progress, double* build);
     std::string infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined);
+    // Inpainting's stages (pipeline/pipeline_inpaint.cpp): the mask made webui's and the masked content
+    // filled, the infotext's inpainting fields, and "Only masked" as a run on the crop around the mask.
+    void prepare_inpainting(GenerateRequest& r) const;
+    void inpaint_infotext(const GenerateRequest& r, std::vector<std::pair<std::string, std::string>>& extra) const;
+    GenerateResult generate_only_masked(const GenerateRequest& r, const ProgressFn& progress);
+    Tensor inpainting_conditionings(const GenerateRequest& r, Arena& arena, double* build);
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
     // checked again.
     void resolve_default_size(GenerateRequest& r, double* build_seconds);
@@ -193,6 +203,7 @@ private:
     std::optional<Checkpoint> external_vae_;  // ck_ with the VAE file's tensors, when one is set
     std::string vae_path_, vae_hash_;
     std::shared_ptr<const class TaesdModel> taesd_decoder_, taesd_encoder_;
+    VaeTilingPolicy vae_tiling_;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;

@@ -7,6 +7,7 @@
 
 #include "io/model_family.h"
 #include "models/taesd/taesd.h"
+#include "pipeline/hires.h"
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
 #include "sampling/ddim.h"
@@ -66,21 +67,33 @@ Tensor DiffusionPipeline::img2img_start_latent(const Tensor& posterior_moments, 
 }
 
 // The init image at the requested size, [B, 3, H, W] in [-1, 1].
+// (fit_init_images made them so; latent upscale keeps their own size, the latent is resized after encoding.)
 Tensor DiffusionPipeline::init_image_tensor(const GenerateRequest& r) const {
-    Image img = *r.init_image;
-    if (img.channels == 4) img = flatten_alpha(img);
-    if (img.width != r.width || img.height != r.height) img = resize_image(img, r.width, r.height);  // webui "Just resize"
-    std::vector<float> chw = to_float_chw(img);
-    Tensor x = Tensor::empty({r.batch_size, 3, r.height, r.width});
-    for (int b = 0; b < r.batch_size; ++b) std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
+    const int h = r.init_image->height, w = r.init_image->width;
+    Tensor x = Tensor::empty({r.batch_size, 3, h, w});
+    for (int b = 0; b < r.batch_size; ++b) {
+        const Image& img = init_image_at(r, b);
+        if (img.channels != 3 || img.width != w || img.height != h)
+            throw Error::make("init image {} is {}x{}x{}, the batch's first {}x{}x3", b, img.width, img.height, img.channels, w, h);
+        const std::vector<float> chw = to_float_chw(img);
+        std::copy(chw.begin(), chw.end(), x.f32_mut().begin() + b * static_cast<int64_t>(chw.size()));
+    }
     return x;
+}
+
+// webui's "Just resize (latent upscale)": the init latent resized to the request's (bilinear, as
+// torch's interpolate); here the VAE's moments (or TAESD's latent) are resized, the posterior sampled after.
+Tensor DiffusionPipeline::fit_init_latent(const Tensor& x, const GenerateRequest& r) const {
+    const int lh = r.height / kLatentDownscale, lw = r.width / kLatentDownscale;
+    if (x.dim(2) == lh && x.dim(3) == lw) return x;
+    return upscale_latent(x, lh, lw, LatentUpscale::Bilinear);
 }
 
 // TAESD's encoding (it takes [0, 1]) as a posterior of zero variance.
 Tensor DiffusionPipeline::taesd_init_moments(const GenerateRequest& r) const {
     Tensor x = init_image_tensor(r);
     for (float& v : x.f32_mut()) v = (v + 1.0f) / 2.0f;
-    return exact_moments(taesd_encoder_->forward(x));
+    return exact_moments(fit_init_latent(taesd_encoder_->forward(x), r));
 }
 
 Tensor DiffusionPipeline::exact_moments(const Tensor& latent) const {
@@ -96,19 +109,17 @@ Tensor DiffusionPipeline::exact_moments(const Tensor& latent) const {
 
 // The init image at the requested size as VAE posterior moments [B, 2 embed_dim, h, w] (mean, logvar).
 Tensor DiffusionPipeline::encode_init_image(const AutoencoderKL& vae, const GenerateRequest& r, Arena& arena) const {
-    Posterior p = vae.encode(init_image_tensor(r), arena);
-    const int64_t e = cfg_.vae.embed_dim, hw = p.mean.dim(2) * p.mean.dim(3);
-    Tensor moments = Tensor::empty({r.batch_size, 2 * e, p.mean.dim(2), p.mean.dim(3)});
-    for (int b = 0; b < r.batch_size; ++b) {
-        std::copy_n(p.mean.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + b * 2 * e * hw);
-        std::copy_n(p.logvar.f32().begin() + b * e * hw, e * hw, moments.f32_mut().begin() + (b * 2 + 1) * e * hw);
-    }
-    return moments;
+    const Tensor x = init_image_tensor(r);
+    if (!r.more_init_images.empty()) return fit_init_latent(vae_encode(vae, x, vae_tiling_, arena).moments(), r);
+    const Tensor one = vae_encode(vae, x.slice(0, 0, 1).contiguous(), vae_tiling_, arena).moments();  // the same picture B times
+    Tensor moments = Tensor::empty({r.batch_size, one.dim(1), one.dim(2), one.dim(3)});
+    for (int b = 0; b < r.batch_size; ++b) std::copy(one.f32().begin(), one.f32().end(), moments.f32_mut().begin() + b * one.numel());
+    return fit_init_latent(moments, r);
 }
 
 std::vector<Image> DiffusionPipeline::decode_batch(const AutoencoderKL& vae, const Tensor& latents, Arena& arena) const {
     // decode_first_stage: z = latent * (1 / scale_factor); image = clamp((x + 1) / 2, 0, 1)
-    return images_of(vae.decode(scaled(latents, 1.0f / cfg_.vae.scale_factor), arena), true);
+    return images_of(vae_decode(vae, scaled(latents, 1.0f / cfg_.vae.scale_factor), vae_tiling_, arena), true);
 }
 
 Image DiffusionPipeline::preview(const Tensor& denoised, int64_t index) const {

@@ -1,6 +1,7 @@
 #include "pipeline/request.h"
 
 #include <cctype>
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -42,6 +43,9 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
     if (!(r.strength >= 0 && r.strength <= 1)) throw Error::make("strength must be between 0 and 1, got {}", r.strength);
     if (!(r.eta >= 0 && r.eta <= 1)) throw Error::make("eta must be between 0 and 1, got {}", r.eta);
     if (r.mask && !r.init_image) throw Error::make("an inpainting mask needs the image it masks (an init image)");
+    if (!r.more_init_images.empty() && (!r.init_image || static_cast<int>(r.more_init_images.size()) + 1 != r.batch_size))
+        throw Error::make("{} init images need a batch size of {}, got {}", r.more_init_images.size() + 1,
+                          r.more_init_images.size() + 1, r.batch_size);
     if (r.hires) {
         if (r.init_image) throw Error::make("the hires fix is a txt2img stage; img2img requests have none");
         const HiresSize s = hires_size(r.width == kModelDefaultSize ? lim.max_side : r.width,
@@ -64,6 +68,43 @@ void validate_request(const GenerateRequest& r, const RequestLimits& lim) {
             throw Error::make("{} must be between 0 and {}, got {}", name, kMaxConditioningSide, v);
     (void)parse_sampler(r.sampler);
     (void)parse_scheduler(r.scheduler);
+}
+
+Image fit_init_image(const Image& img, ResizeMode mode, int width, int height) {
+    switch (mode) {
+        case ResizeMode::Just: return img.width == width && img.height == height ? img : resize_image(img, width, height);
+        case ResizeMode::CropAndResize: return resize_and_crop(img, width, height);
+        case ResizeMode::ResizeAndFill: return resize_and_fill(img, width, height);
+        case ResizeMode::LatentUpscale: {
+            const int w = std::max(kLatentDownscale, img.width / kLatentDownscale * kLatentDownscale);
+            const int h = std::max(kLatentDownscale, img.height / kLatentDownscale * kLatentDownscale);
+            return w == img.width && h == img.height ? img : resize_image(img, w, h);
+        }
+    }
+    return img;
+}
+
+int init_image_count(const GenerateRequest& r) {
+    return r.init_image ? 1 + static_cast<int>(r.more_init_images.size()) : 0;
+}
+
+const Image& init_image_at(const GenerateRequest& r, int64_t position) {
+    if (!r.init_image) throw Error::make("this request has no init image");
+    if (r.more_init_images.empty() || position == 0) return *r.init_image;
+    return r.more_init_images.at(static_cast<size_t>(position - 1) % r.more_init_images.size());
+}
+
+void fit_init_images(GenerateRequest& r) {
+    auto fit = [&](Image& img) {
+        if (img.channels == 4) img = flatten_alpha(img);
+        img = fit_init_image(img, r.resize_mode, r.width, r.height);
+    };
+    if (r.init_image) fit(*r.init_image);
+    for (Image& img : r.more_init_images) fit(img);
+    for (const Image& img : r.more_init_images)
+        if (img.width != r.init_image->width || img.height != r.init_image->height)
+            throw Error::make("init images of {}x{} and {}x{}: with latent upscale they must have one size", img.width,
+                              img.height, r.init_image->width, r.init_image->height);
 }
 
 // webui's StableDiffusionProcessingTxt2Img.init hires sizes (integer arithmetic as written there).

@@ -9,6 +9,7 @@
 
 #include "core/tensor.h"
 #include "io/image.h"
+#include "pipeline/inpaint_mask.h"
 #include "pipeline/vector_conditioning.h"
 
 namespace difu {
@@ -65,6 +66,17 @@ struct LoraUse {
     bool operator==(const LoraUse&) const = default;
 };
 
+// webui's resize_mode: how an init image (and its mask) of another size than the request's is fitted.
+enum class ResizeMode {
+    Just,           // 0 "Just resize": stretched to width x height (Lanczos)
+    CropAndResize,  // 1: scaled to cover, centre cropped
+    ResizeAndFill,  // 2: scaled to fit, centred, the bands filled with its edges
+    LatentUpscale,  // 3 "Just resize (latent upscale)": encoded at its own size, the latent resized (bilinear)
+};
+// The picture at width x height by `mode`; LatentUpscale gives it at its own size, trimmed to whole
+// latent cells (the VAE's grid).
+Image fit_init_image(const Image& img, ResizeMode mode, int width, int height);
+
 struct GenerateRequest {
     std::string prompt;
     std::string negative_prompt;
@@ -84,11 +96,16 @@ struct GenerateRequest {
     SizeConditioning size_conditioning;  // SDXL's original size / crop / target size (default: the image's)
     // img2img: start from this picture, keeping (1 - strength) of it.
     std::optional<Image> init_image;
+    // webui's init_images[1:]: with them, batch position i starts from picture i (init_image first) and
+    // batch_size must be their count; each is fitted, filled and pasted over on its own.
+    std::vector<Image> more_init_images;
+    ResizeMode resize_mode = ResizeMode::Just;
     float strength = 0.75f;
-    // Inpainting (pipeline/inpaint.h): white (>= 128) = repaint, the rest is kept; needs init_image.
+    // webui's initial_noise_multiplier: img2img's noise is scaled by this before it is added.
+    float initial_noise_multiplier = 1.0f;
+    // Inpainting (pipeline/inpaint.h, pipeline/inpaint_mask.h): white = repaint, black is kept; needs init_image.
     std::optional<Image> mask;
-    bool mask_invert = false;  // webui's inpainting_mask_invert: repaint the black part
-    bool mask_composite = true;  // paste the result over the original inside the mask (webui; inpaint_st.py does not)
+    InpaintOptions inpaint;
     // The masked image's VAE posterior sample noise [1, 4, H/8, W/8] for an inpainting UNet's
     // conditioning (to reproduce a stored run); unset: the posterior mean.
     std::optional<Tensor> mask_image_noise;
@@ -103,6 +120,14 @@ struct GenerateRequest {
     // run from its stored noise); the seed still drives the ancestral noise.
     std::optional<Tensor> initial_noise;
 };
+
+
+// How many init images a request has (0: txt2img), and the one batch position `position` starts from.
+int init_image_count(const GenerateRequest& r);
+const Image& init_image_at(const GenerateRequest& r, int64_t position);
+// Every init image flattened onto white and fitted to the request's size by its resize mode (webui does
+// this first, before masks and fills look at them).
+void fit_init_images(GenerateRequest& r);
 
 // Limits a front end enforces before a request reaches the pipeline (the server makes them configurable).
 struct RequestLimits {

@@ -110,6 +110,14 @@ std::optional<bool> FieldReader::boolean(const char* key) const {
     return v->get<bool>();
 }
 
+std::optional<bool> FieldReader::flag(const char* key) const {
+    const Json* v = value(key);
+    if (!v) return std::nullopt;
+    if (v->is_number()) return number(key).value() != 0;
+    if (!v->is_boolean()) wrong_type(key, "a boolean (or 0 / 1)");
+    return v->get<bool>();
+}
+
 const Json* FieldReader::object(const char* key) const {
     const Json* v = value(key);
     if (v && !v->is_object()) wrong_type(key, "an object");

@@ -37,6 +37,7 @@ public:
     std::optional<int> int32(const char* key) const;
     std::optional<double> number(const char* key) const;  // any finite JSON number
     std::optional<bool> boolean(const char* key) const;
+    std::optional<bool> flag(const char* key) const;  // a boolean, or a number (clients send 0 / 1 for webui's bools)
     const Json* object(const char* key) const;  // nullptr when absent or null
     const Json* array(const char* key) const;
 

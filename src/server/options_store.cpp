@@ -28,6 +28,10 @@ void check_option(const std::string& key, const Json& value, const Resolvers& na
     } else if (key == "eta_ddim") {
         const auto v = f.number("eta_ddim");
         if (v && !(*v >= 0 && *v <= 1)) throw bad_request(fmt::format("{}eta_ddim: must be between 0 and 1, got {}", where, *v));
+    } else if (key == "inpainting_mask_weight" || key == "initial_noise_multiplier") {  // webui's slider ranges
+        const double most = key == "inpainting_mask_weight" ? 1.0 : 1.5;
+        const auto v = f.number(key.c_str());
+        if (v && !(*v >= 0 && *v <= most)) throw bad_request(fmt::format("{}{}: must be between 0 and {}, got {}", where, key, most, *v));
     } else if (key == "sd_model_checkpoint") {
         const auto v = f.string("sd_model_checkpoint");
         if (v && !names.checkpoint(*v))
@@ -58,6 +62,8 @@ OptionsStore::OptionsStore(const ModelInfo& model, Resolvers names) : names_(std
         {"send_size", true},
         {"live_previews_enable", true},
         {"show_progress_every_n_steps", 10},
+        {"inpainting_mask_weight", 1.0},
+        {"initial_noise_multiplier", 1.0},
     };
 }
 

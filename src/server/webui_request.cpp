@@ -23,11 +23,13 @@ struct Settings {
     RngSource rng = RngSource::Gpu;  // webui's default randn_source, "GPU"
     std::optional<std::string> checkpoint;  // sd_model_checkpoint
     std::optional<std::string> vae;         // sd_vae
+    double inpainting_mask_weight = 1.0;    // an inpainting UNet's conditioning mask strength
+    double initial_noise_multiplier = 1.0;  // img2img's noise scale (a request's own field wins)
 };
 
 bool applied_option(const std::string& key) {
     return key == "randn_source" || key == "CLIP_stop_at_last_layers" || key == "eta_ddim" || key == "sd_model_checkpoint" ||
-           key == "sd_vae";
+           key == "sd_vae" || key == "inpainting_mask_weight" || key == "initial_noise_multiplier";
 }
 
 void apply_settings(const Json& object, const std::string& where, Settings& s) {
@@ -37,6 +39,8 @@ void apply_settings(const Json& object, const std::string& where, Settings& s) {
     if (auto v = f.string("randn_source")) s.rng = parse_rng_source(*v);  // check_option let only known names through
     if (auto v = f.string("sd_model_checkpoint")) s.checkpoint = *v;
     if (auto v = f.string("sd_vae")) s.vae = *v;
+    if (auto v = f.number("inpainting_mask_weight")) s.inpainting_mask_weight = *v;
+    if (auto v = f.number("initial_noise_multiplier")) s.initial_noise_multiplier = *v;
 }
 
 Settings read_settings(const Json& options, const Json* overrides, const Resolvers& names,
@@ -78,17 +82,45 @@ void read_eta(const FieldReader& f, const SamplerChoice& sc, const Settings& s, 
     else if (eta && is_ancestral(sc.kind) && *eta != kAncestralEta) ignored.push_back("eta");
 }
 
-void read_init_images(const FieldReader& f, GenerateRequest& r, std::vector<std::string>& ignored) {
+// The inpainting fields at webui's API defaults (StableDiffusionProcessingImg2Img): mask blur 4,
+// masked content "fill", "Only masked" with no padding.
+void read_inpainting(const FieldReader& f, const Settings& s, GenerateRequest& r) {
+    constexpr int kWebuiMaskBlur = 4, kMaxMaskBlur = 256, kMaxPadding = 16384;
+    InpaintOptions& o = r.inpaint;
+    o.blur_x = static_cast<int>(f.integer("mask_blur_x", 0, kMaxMaskBlur).value_or(kWebuiMaskBlur));
+    o.blur_y = static_cast<int>(f.integer("mask_blur_y", 0, kMaxMaskBlur).value_or(kWebuiMaskBlur));
+    if (auto both = f.integer("mask_blur", 0, kMaxMaskBlur)) o.blur_x = o.blur_y = static_cast<int>(*both);  // webui's setter
+    o.fill = static_cast<InpaintFill>(f.integer("inpainting_fill", 0, 3).value_or(0));
+    o.only_masked = f.flag("inpaint_full_res").value_or(true);
+    o.only_masked_padding = static_cast<int>(f.integer("inpaint_full_res_padding", 0, kMaxPadding).value_or(0));
+    o.invert = f.integer("inpainting_mask_invert", 0, 1).value_or(0) == 1;
+    o.mask_weight = static_cast<float>(s.inpainting_mask_weight);
+}
+
+void read_init_images(const FieldReader& f, const Settings& s, GenerateRequest& r) {
     const Json* images = f.array("init_images");
     if (!images || images->empty()) throw bad_request("init_images: img2img needs at least one image (base64 or data URL)");
-    const Json& first = (*images)[0];
-    if (!first.is_string()) throw bad_request("init_images[0]: expected a string, got " + describe_json(first));
-    r.init_image = decode_base64_image(first.get<std::string>(), "init_images[0]");
-    if (images->size() > 1) ignored.push_back(fmt::format("init_images[1:{}]", images->size()));
+    // webui: one picture starts every image of the batch; several start one image each, and the batch
+    // size becomes their count (more than batch_size is an error there too).
+    if (static_cast<int>(images->size()) > r.batch_size)
+        throw bad_request(fmt::format("init_images: {} pictures for a batch size of {}; give at most batch_size of them",
+                                      images->size(), r.batch_size));
+    for (size_t i = 0; i < images->size(); ++i) {
+        const Json& item = (*images)[i];
+        const std::string name = fmt::format("init_images[{}]", i);
+        if (!item.is_string()) throw bad_request(name + ": expected a string, got " + describe_json(item));
+        Image img = decode_base64_image(item.get<std::string>(), name);
+        if (i == 0) r.init_image = std::move(img);
+        else r.more_init_images.push_back(std::move(img));
+    }
+    if (!r.more_init_images.empty()) r.batch_size = static_cast<int>(images->size());
+    r.resize_mode = static_cast<ResizeMode>(f.integer("resize_mode", 0, 3).value_or(0));
     if (auto mask = f.string("mask"); mask && !mask->empty()) {  // white = repaint, as webui
         r.mask = decode_base64_image(*mask, "mask");
-        r.mask_invert = f.integer("inpainting_mask_invert", 0, 1).value_or(0) == 1;
+        read_inpainting(f, s, r);
     }
+    const std::optional<double> noise = f.number("initial_noise_multiplier");
+    r.initial_noise_multiplier = static_cast<float>(noise.value_or(s.initial_noise_multiplier));
 }
 
 void read_fields(const FieldReader& f, GenerationKind kind, GenerateRequest& r) {
@@ -218,7 +250,7 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
         throw bad_request(e.what());
     }
     // The picture last: decoding is the costly check, and a request with a bad field never pays it.
-    if (kind == GenerationKind::Img2Img) read_init_images(f, r, out.ignored_fields);
+    if (kind == GenerationKind::Img2Img) read_init_images(f, s, r);
     out.parameters = echo_parameters(body, kind, include_init_images);
     return out;
 }

@@ -117,9 +117,9 @@ TEST(Inpainting, ConditioningFromImageAndMaskAsRunwaymlBuildsIt) {
     const auto& ref = fx().ref;
     const Image image = read_image(fixture_path("sd1-tiny-inpaint/image.png"));
     const Image mask_png = read_image(fixture_path("sd1-tiny-inpaint/mask.png"));
-    const std::vector<float> mask = repaint_mask(mask_png, 128, 128, false);
+    const std::vector<float> mask = mask_shares(prepared_mask(mask_png, {}, 128, 128));
     const Tensor& want_mask = ref.get("batch.mask");
-    for (size_t i = 0; i < mask.size(); ++i) ASSERT_EQ(mask[i], want_mask.f32()[i]) << i;
+    for (size_t i = 0; i < mask.size(); ++i) ASSERT_EQ(std::nearbyint(mask[i]), want_mask.f32()[i]) << i;
     std::vector<float> chw = to_float_chw(image);
     const Tensor x = Tensor::from_f32({1, 3, 128, 128}, chw);
     EXPECT_LT(max_abs_diff(x, ref.get("batch.image")), 1e-6);
@@ -130,8 +130,10 @@ TEST(Inpainting, ConditioningFromImageAndMaskAsRunwaymlBuildsIt) {
     std::printf("inpainting c_concat: max abs error %.3g\n", err);
     EXPECT_LT(err, 2e-5);  // the VAE encoder's fp32 rounding (reference's own: 3.5e-7 on a 0.58 latent)
     // Inverted: the kept part is repainted.
-    const std::vector<float> inverted = repaint_mask(mask_png, 128, 128, true);
-    for (size_t i = 0; i < mask.size(); ++i) ASSERT_EQ(inverted[i], 1.0f - mask[i]);
+    InpaintOptions invert;
+    invert.invert = true;
+    const std::vector<float> inverted = mask_shares(prepared_mask(mask_png, invert, 128, 128));
+    for (size_t i = 0; i < mask.size(); ++i) ASSERT_FLOAT_EQ(inverted[i], 1.0f - mask[i]);
 }
 
 TEST(Inpainting, TheDdimRunsOfInpaintStThroughThePipeline) {
@@ -156,7 +158,7 @@ TEST(Inpainting, TheDdimRunsOfInpaintStThroughThePipeline) {
     r.strength = 1.0f;
     r.initial_noise = ref.get("ddim.x_T");
     r.mask_image_noise = ref.get("cond.enc_noise");
-    r.mask_composite = false;  // inpaint_st.py decodes everywhere, no paste
+    r.inpaint.composite = false;  // inpaint_st.py decodes everywhere, no paste
     const GenerateResult out = pipe.generate(r);
     // The reference picture in [0, 1] ([1, 3, 128, 128]), rounded as difu rounds (inpaint_st.py truncates).
     const Tensor& want = ref.get("ddim_eta0.image");

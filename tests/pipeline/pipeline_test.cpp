@@ -314,12 +314,12 @@ TEST(Pipeline, MaskedImg2ImgRepaintsInsideTheMaskOnly) {
         }
     EXPECT_GT(inside_changed, 64 * 64);  // repainted
     // Without the paste the outside is the decoded init latent: close to, not equal to, the original.
-    r.mask_composite = false;
+    r.inpaint.composite = false;
     const Image raw = pipe().generate(r).images.at(0).image;
     EXPECT_NE(raw.pixels, got.pixels);
     // Inverted, the other part is repainted: the centre is kept.
-    r.mask_composite = true;
-    r.mask_invert = true;
+    r.inpaint.composite = true;
+    r.inpaint.invert = true;
     const Image inv = pipe().generate(r).images.at(0).image;
     for (int c = 0; c < 3; ++c) EXPECT_EQ(inv.at(64, 64)[c], orig.at(64, 64)[c]);
     // The CompVis samplers have no per-step blending here: refused, not a silently unmasked picture.
@@ -330,10 +330,10 @@ TEST(Pipeline, MaskedImg2ImgRepaintsInsideTheMaskOnly) {
 TEST(Pipeline, LatentMaskIsTheBicubicShrinkRounded) {
     // webui: latmask = round(resize(mask, (w/8, h/8), BICUBIC) / 255). Cells well inside a white block
     // are 1, well outside 0; a block edge on a cell boundary splits the cells there by the rounding.
-    std::vector<float> mask(64 * 64, 0.0f);
+    Image mask{64, 64, 1, std::vector<uint8_t>(64 * 64, 0)};
     for (int y = 0; y < 64; ++y)
-        for (int x = 0; x < 32; ++x) mask[y * 64 + x] = 1.0f;
-    const std::vector<float> lat = latent_repaint_mask(mask, 64, 64);
+        for (int x = 0; x < 32; ++x) mask.pixels[y * 64 + x] = 255;
+    const std::vector<float> lat = latent_repaint_mask(mask);
     ASSERT_EQ(lat.size(), 64u);
     for (int y = 0; y < 8; ++y) {
         for (int x = 0; x < 3; ++x) EXPECT_EQ(lat[y * 8 + x], 1.0f) << x;

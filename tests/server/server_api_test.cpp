@@ -157,6 +157,11 @@ TEST(ServerApi, Img2ImgWithAMaskRepaintsOnlyInsideItAsThePipeline) {
     r.init_image = read_image(difu::test::fixture_path("sd1-tiny/init_image.png"));
     r.strength = 0.7f;
     r.mask = mask;
+    // webui's API defaults: mask blur 4, masked content "fill", "Only masked" without padding.
+    r.inpaint.blur_x = r.inpaint.blur_y = 4;
+    r.inpaint.fill = InpaintFill::Fill;
+    r.inpaint.only_masked = true;
+    r.inpaint.only_masked_padding = 0;
     const GenerateResult expected = tiny_pipe().generate(r);
     RunningServer s;
     auto cli = s.client();
@@ -167,8 +172,16 @@ TEST(ServerApi, Img2ImgWithAMaskRepaintsOnlyInsideItAsThePipeline) {
     const Image got = decode_image("r", decode_b64(res["images"][0]));
     EXPECT_EQ(got.pixels, expected.images[0].image.pixels);
     EXPECT_EQ(got.at(100, 100)[0], r.init_image->at(100, 100)[0]);  // outside the mask: the original
-    // difu does not blur masks: the response says so.
-    EXPECT_NE(Json::parse(res["info"].get<std::string>()).dump().find("mask_blur"), std::string::npos);
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_EQ(info.dump().find("mask_blur"), std::string::npos) << "applied, so not listed as ignored";
+    const std::string infotext = info["infotexts"][0].get<std::string>();
+    for (const char* field : {"Mask blur: 4", "Masked content: fill", "Inpaint area: Only masked", "Masked area padding: 0"})
+        EXPECT_NE(infotext.find(field), std::string::npos) << field << " in " << infotext;
+    // The other choices reach the pipeline too: whole picture, original content, no blur.
+    body.update({{"inpaint_full_res", false}, {"inpainting_fill", 1}, {"mask_blur", 0}});
+    r.inpaint = InpaintOptions{};
+    EXPECT_EQ(decode_image("r", decode_b64(post_json(cli, "/sdapi/v1/img2img", body)["images"][0])).pixels,
+              tiny_pipe().generate(r).images[0].image.pixels);
 }
 
 TEST(ServerApi, HiresFixGivesThePipelinesSecondPass) {

@@ -170,14 +170,22 @@ TEST(ServerWebuiRequest, Img2ImgDecodesTheFirstInitImageAsBase64OrDataUrl) {
     const Image img{64, 32, 3, std::vector<uint8_t>(64 * 32 * 3, 200)};
     const std::string b64 = base64_encode(encode_png(img));
     for (const std::string& text : {b64, "data:image/png;base64," + b64}) {
-        const WebuiRequest w = parse({{"init_images", {text, b64}}, {"denoising_strength", 0.5}}, GenerationKind::Img2Img);
+        const WebuiRequest w = parse({{"init_images", {text}}, {"denoising_strength", 0.5}, {"resize_mode", 2}}, GenerationKind::Img2Img);
         ASSERT_TRUE(w.request.init_image);
         EXPECT_EQ(w.request.init_image->width, 64);
         EXPECT_EQ(w.request.init_image->pixels, img.pixels);
         EXPECT_FLOAT_EQ(w.request.strength, 0.5f);
-        EXPECT_EQ(w.ignored_fields, (std::vector<std::string>{"init_images[1:2]"}));
+        EXPECT_EQ(w.request.resize_mode, ResizeMode::ResizeAndFill);
+        EXPECT_TRUE(w.ignored_fields.empty());
         EXPECT_TRUE(w.parameters["init_images"].is_null());  // webui echoes them only with include_init_images
     }
+    // Several pictures: one per batch position, the batch size their count (webui); more than it: refused.
+    const WebuiRequest two = parse({{"init_images", {b64, b64, b64}}, {"batch_size", 4}}, GenerationKind::Img2Img);
+    EXPECT_EQ(two.request.batch_size, 3);
+    EXPECT_EQ(two.request.more_init_images.size(), 2u);
+    EXPECT_NE(refusal({{"init_images", {b64, b64}}}, GenerationKind::Img2Img).find("2 pictures for a batch size of 1"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"init_images", {b64}}, {"resize_mode", 4}}, GenerationKind::Img2Img).find("resize_mode"), std::string::npos);
     EXPECT_NE(refusal(Json::object(), GenerationKind::Img2Img).find("init_images: img2img needs"), std::string::npos);
     EXPECT_NE(refusal({{"init_images", {"aGVsbG8gd29ybGQ="}}}, GenerationKind::Img2Img).find("init_images[0]: not a PNG"),
               std::string::npos);

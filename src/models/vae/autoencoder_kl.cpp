@@ -27,6 +27,16 @@ VaeMid load_mid(const Weights& w, int64_t c) {
 }
 }  // namespace
 
+Tensor Posterior::moments() const {
+    const int64_t n = mean.dim(0), e = mean.dim(1), hw = mean.dim(2) * mean.dim(3);
+    Tensor m = Tensor::empty({n, 2 * e, mean.dim(2), mean.dim(3)});
+    for (int64_t b = 0; b < n; ++b) {
+        std::copy_n(mean.f32().begin() + b * e * hw, e * hw, m.f32_mut().begin() + b * 2 * e * hw);
+        std::copy_n(logvar.f32().begin() + b * e * hw, e * hw, m.f32_mut().begin() + (b * 2 + 1) * e * hw);
+    }
+    return m;
+}
+
 Tensor VaeMid::forward(const Tensor& x, Arena& a, const VaeProbe& probe, const std::string& prefix) const {
     Tensor h = block_1->forward(x, a);
     h = attn_1->forward(h, a);

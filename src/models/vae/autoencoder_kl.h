@@ -31,6 +31,7 @@ struct VaeMid {  // "mid."
 
 struct Posterior {
     Tensor mean, logvar;  // [N, embed_dim, H/8, W/8], NCHW; logvar clamped to [-30, 20] as the original
+    Tensor moments() const;  // [N, 2 * embed_dim, h, w]: mean then logvar per sample, as quant_conv gives them
 };
 
 class AutoencoderKL {

@@ -1,0 +1,44 @@
+#include "cli/vae_options.h"
+
+#include "core/error.h"
+
+namespace difu::cli {
+
+void VaeOptions::add_to(CLI::App* cmd) {
+    cmd->add_option("--vae-tiling", tiling,
+                    "Decode and encode in overlapping tiles so memory stays bounded at any size: on, off, or auto "
+                    "(when the untiled pass would need more than --vae-memory-mb)")->capture_default_str();
+    cmd->add_option("--vae-tile-size", tile_size, "Tile side in image pixels (multiple of 8)")->capture_default_str();
+    cmd->add_option("--vae-tile-overlap", tile_overlap, "Pixels neighbouring tiles share, blended (multiple of 8)")
+        ->capture_default_str();
+    cmd->add_option("--vae-memory-mb", memory_mb, "Scratch memory an untiled VAE pass may take before auto tiling starts")
+        ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+    cmd->add_option("--taesd", taesd, "TAESD, the tiny autoencoder's decoder (taesd_decoder.pth / .safetensors; taesdxl_decoder "
+                                      "for SDXL): decodes (generate) and draws live previews; about 100x less work than the VAE");
+    cmd->add_option("--taesd-encoder", taesd_encoder, "TAESD's encoder (taesd_encoder.pth / .safetensors): encodes the init image");
+}
+
+VaeTilingPolicy VaeOptions::tiling_policy() const {
+    VaeTilingPolicy p;
+    p.mode = parse_vae_tiling_mode(tiling);
+    constexpr int kMinTile = 8 * kLatentDownscale;
+    if (tile_size < kMinTile || tile_size % kLatentDownscale != 0)
+        throw Error::make("--vae-tile-size {}: give a multiple of {} of at least {}", tile_size, kLatentDownscale, kMinTile);
+    if (tile_overlap < 0 || tile_overlap % kLatentDownscale != 0 || tile_overlap >= tile_size)
+        throw Error::make("--vae-tile-overlap {}: give a multiple of {} below the tile size {}", tile_overlap, kLatentDownscale,
+                          tile_size);
+    p.tiles = {tile_size / kLatentDownscale, tile_overlap / kLatentDownscale};
+    p.memory_budget_bytes = memory_mb << 20;
+    return p;
+}
+
+void VaeOptions::apply(DiffusionPipeline& pipe) const {
+    const VaeTilingPolicy policy = tiling_policy();
+    for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
+        if (p) {
+            p->set_vae_tiling(policy);
+            if (!taesd.empty() || !taesd_encoder.empty()) p->set_taesd(taesd, taesd_encoder);
+        }
+}
+
+}  // namespace difu::cli
