@@ -142,7 +142,11 @@ void run_generate(GenerateOptions o) {
     if (mode == modes.end()) throw Error::make("--resize-mode '{}': just, crop, fill or latent", o.resize_mode);
     r.resize_mode = static_cast<ResizeMode>(mode - modes.begin());
     r.inpaint.blur_x = r.inpaint.blur_y = o.mask_blur;
-    r.inpaint.fill = parse_inpaint_fill(o.masked_content);
+    try {
+        r.inpaint.fill = parse_inpaint_fill(o.masked_content);
+    } catch (const Error& e) {
+        throw Error::make("--masked-content: {}", e.what());
+    }
     if (o.inpaint_area != "whole" && o.inpaint_area != "masked")
         throw Error::make("--inpaint-area '{}': whole (the whole picture) or masked (only the masked part)", o.inpaint_area);
     r.inpaint.only_masked = o.inpaint_area == "masked";

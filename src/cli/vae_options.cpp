@@ -20,7 +20,11 @@ void VaeOptions::add_to(CLI::App* cmd) {
 
 VaeTilingPolicy VaeOptions::tiling_policy() const {
     VaeTilingPolicy p;
-    p.mode = parse_vae_tiling_mode(tiling);
+    try {
+        p.mode = parse_vae_tiling_mode(tiling);
+    } catch (const Error& e) {
+        throw Error::make("--vae-tiling: {}", e.what());
+    }
     constexpr int kMinTile = 8 * kLatentDownscale;
     if (tile_size < kMinTile || tile_size % kLatentDownscale != 0)
         throw Error::make("--vae-tile-size {}: give a multiple of {} of at least {}", tile_size, kLatentDownscale, kMinTile);

@@ -313,3 +313,22 @@ TEST(GenerateCli, OutpaintExtendsThePictureAndKeepsIt) {
         EXPECT_NE(b.output.find("--outpaint"), std::string::npos) << bad << ": " << b.output;
     }
 }
+
+TEST(GenerateCli, VaeTilingAndInpaintingFlags) {
+    // --vae-tiling on decodes in tiles (64-pixel tiles here, so a 128x128 picture is 9 of them); the
+    // picture stays close to the untiled one. Bad values are one line and exit code 2.
+    const std::string whole = temp_dir() + "/untiled.png", tiled = temp_dir() + "/tiled.png";
+    const std::string base = "generate" + kModel + " -p x --steps 2 -W 128 -H 128 -s 3 --precision fp32 ";
+    ASSERT_EQ(difu_cli(base + "--vae-tiling off -o " + whole).status, 0);
+    Result r = difu_cli(base + "--vae-tiling on --vae-tile-size 64 --vae-tile-overlap 32 -o " + tiled);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const difu::Image a = difu::read_image(whole), b = difu::read_image(tiled);
+    ASSERT_EQ(a.pixels.size(), b.pixels.size());
+    EXPECT_NE(a.pixels, b.pixels);  // the tiles see less of the picture than the whole decoder does
+    for (const char* bad : {"--vae-tiling sometimes", "--vae-tile-size 60", "--vae-tile-overlap 512", "--resize-mode stretch",
+                            "--masked-content zeros", "--inpaint-area box"}) {
+        Result e = difu_cli(base + bad + " -o " + tiled);
+        EXPECT_EQ(e.status, 2) << bad << ": " << e.output;
+        EXPECT_NE(e.output.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos) << bad << ": " << e.output;
+    }
+}

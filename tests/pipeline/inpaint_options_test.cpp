@@ -173,3 +173,45 @@ TEST(InpaintPipeline, NoiseMultiplierScalesImg2ImgNoise) {
     EXPECT_NE(half.images.at(0).image.pixels, base.pixels);
     EXPECT_NE(half.images[0].infotext.find("Noise multiplier: 0.5"), std::string::npos) << half.images[0].infotext;
 }
+
+TEST(InitImages, ResizeModesFitAsWebuiDoes) {
+    Image pic{100, 50, 3, std::vector<uint8_t>(100 * 50 * 3, 90)};
+    for (ResizeMode m : {ResizeMode::Just, ResizeMode::CropAndResize, ResizeMode::ResizeAndFill}) {
+        const Image out = fit_init_image(pic, m, 64, 64);
+        EXPECT_EQ(out.width, 64);
+        EXPECT_EQ(out.height, 64);
+    }
+    const Image latent = fit_init_image(pic, ResizeMode::LatentUpscale, 64, 64);  // its own size, on the 8-pixel grid
+    EXPECT_EQ(latent.width, 96);
+    EXPECT_EQ(latent.height, 48);
+}
+
+TEST(InitImages, SeveralInitImagesStartOneBatchPositionEach) {
+    // webui: init_images [A, B] make a batch of two, image i from picture i. Position 0 is the same run
+    // as with A alone at both positions (the batch's noise is the same); position 1 differs.
+    GenerateRequest r = masked_request();
+    r.mask.reset();
+    r.batch_size = 2;
+    r.rng = RngSource::Gpu;
+    const GenerateResult same = pipe().generate(r);
+    Image other = *r.init_image;
+    for (uint8_t& v : other.pixels) v = static_cast<uint8_t>(255 - v);
+    r.more_init_images = {other};
+    const GenerateResult mixed = pipe().generate(r);
+    ASSERT_EQ(mixed.images.size(), 2u);
+    EXPECT_EQ(mixed.images[0].image.pixels, same.images[0].image.pixels);
+    EXPECT_NE(mixed.images[1].image.pixels, same.images[1].image.pixels);
+    r.batch_size = 3;  // two pictures for three positions: refused
+    EXPECT_THROW(pipe().generate(r), Error);
+}
+
+TEST(InitImages, LatentUpscaleEncodesAtTheImagesSizeAndResizesTheLatent) {
+    GenerateRequest r = masked_request();
+    r.mask.reset();
+    r.init_image = resize_image(*r.init_image, 96, 96);
+    r.resize_mode = ResizeMode::LatentUpscale;
+    const GenerateResult latent = pipe().generate(r);
+    ASSERT_EQ(latent.images.at(0).image.width, 128);
+    r.resize_mode = ResizeMode::Just;
+    EXPECT_NE(pipe().generate(r).images.at(0).image.pixels, latent.images[0].image.pixels);
+}
