@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -106,6 +107,7 @@ struct Options {
     std::string model, component = "all", precision = "auto";
     int size = 0, reps = 3, steps = 20;  // size 0: the model's default; reps: best of 3, like the reference rates
     int vae_tile = 0, vae_overlap = 128;  // image pixels; tile 0: the VAE decodes untiled
+    bool tile_error = false;              // also decode untiled once and print the tiled result's error
     bool json = false, profile = false;
 };
 
@@ -272,6 +274,18 @@ void run_bench(Options o) {
         const auto decode = [&] { o.vae_tile > 0 ? decode_tiled(vae, z, tiling, arena) : vae.decode(z, arena); };
         results.push_back(result_of(o.vae_tile > 0 ? fmt::format("vae decode, {}px tiles", o.vae_tile) : "vae decode",
                                     measure(decode, o.reps), &Reference::vae_conv, "512^2 conv", arena));
+        if (o.tile_error && o.vae_tile > 0) {  // in [0, 255] units of the picture: (x + 1) / 2 * 255
+            const Tensor tiled = decode_tiled(vae, z, tiling, arena), whole = vae.decode(z, arena);
+            double worst = 0, sq = 0;
+            for (int64_t i = 0; i < whole.numel(); ++i) {
+                const auto pixel = [](float v) { return std::clamp((v + 1.0f) / 2.0f, 0.0f, 1.0f) * 255.0f; };
+                const double d = std::abs(pixel(tiled.f32()[i]) - pixel(whole.f32()[i]));
+                worst = std::max(worst, d);
+                sq += d * d;
+            }
+            fmt::print("tiled vs untiled decode at {0}x{0}: max {1:.2f}/255, rms {2:.3f}/255 over {3} values\n", o.size, worst,
+                       std::sqrt(sq / static_cast<double>(whole.numel())), whole.numel());
+        }
     }
     kernel_profile().enabled = false;
     const Reference after = measure_reference(ref_reps, choice.precision);
@@ -299,6 +313,7 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("--reps", o->reps, "Timed repetitions after one warm-up (best is reported)")->capture_default_str();
     cmd->add_option("--vae-tile-size", o->vae_tile, "Decode in tiles of this many pixels (0: untiled)")->capture_default_str();
     cmd->add_option("--vae-tile-overlap", o->vae_overlap, "Pixels neighbouring tiles share")->capture_default_str();
+    cmd->add_flag("--vae-tile-error", o->tile_error, "Also decode untiled once and print the tiled picture's error against it");
     cmd->add_flag("--json", o->json, "One JSON object per line per component");
     cmd->add_flag("--profile", o->profile, "Also print each component's time share per kernel kind");
     cmd->callback([o] { run_bench(*o); });

@@ -9,7 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress_bar.h"
-#include "cli/vae_options.h"
+#include "cli/pipeline_options.h"
 #include "io/checkpoint.h"
 #include "io/image.h"
 #include "pipeline/hires.h"
@@ -33,7 +33,7 @@ struct GenerateOptions {
     std::string lora_dir;                           // where <lora:name:...> tags look
     std::string embeddings_dir;                     // textual inversions prompts may name
     std::string vae;                                // a VAE file instead of the checkpoint's
-    VaeOptions vae_options;                         // --vae-tiling*, --taesd*
+    PipelineOptions pipeline_options;                         // --vae-tiling*, --taesd*
     std::string mask, mask_noise_file;              // inpainting mask; its masked image's stored posterior noise
     std::string outpaint;                           // "left=128,top=64": margins to paint around the init image
     bool no_mask_composite = false;
@@ -159,9 +159,9 @@ void run_generate(GenerateOptions o) {
         (void)parse_hires_upscaler(o.hires.upscaler);  // a typo fails before the load
         r.hires = o.hires;
     }
-    if (!o.vae_options.taesd.empty()) r.decode = VaeMethod::Taesd;
-    if (!o.vae_options.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
-    (void)o.vae_options.tiling_policy();  // a bad flag fails before the load
+    if (!o.pipeline_options.taesd.empty()) r.decode = VaeMethod::Taesd;
+    if (!o.pipeline_options.taesd_encoder.empty()) r.encode = VaeMethod::Taesd;
+    o.pipeline_options.check();  // a bad flag fails before the load
     validate_request(r);  // before the (slow) load, so a typo fails at once
     const PrecisionChoice precision = choose_precision(o.precision);
     if (default_model)
@@ -173,7 +173,7 @@ void run_generate(GenerateOptions o) {
     if (!o.refiner.empty())
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision, ModelResidency::OneAtATime));
     if (!o.vae.empty()) pipe.set_vae(o.vae);
-    o.vae_options.apply(pipe);
+    o.pipeline_options.apply(pipe);
     if (!o.embeddings_dir.empty())
         for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
             if (p) {
@@ -285,7 +285,7 @@ void add_generate_command(CLI::App& app) {
     cmd->add_option("--embeddings-dir", o->embeddings_dir,
                     "Folder of textual-inversion embeddings (.pt, .safetensors, .bin) a prompt names by file name, as webui");
     cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's (e.g. vae-ft-mse-840000-ema-pruned, sdxl_vae)");
-    o->vae_options.add_to(cmd);
+    o->pipeline_options.add_to(cmd);
     cmd->add_option("--mask", o->mask, "Inpainting mask for the init image (-i): white (>= 128) is repainted, black kept");
     cmd->add_option("--outpaint", o->outpaint,
                     "Extend the init image (-i): left=N,right=N,top=N,bottom=N pixels (multiples of 8), its edges repeated "

@@ -6,7 +6,7 @@
 #include <csignal>
 
 #include "cli/commands.h"
-#include "cli/vae_options.h"
+#include "cli/pipeline_options.h"
 #include "pipeline/pipeline.h"
 #include "server/server.h"
 
@@ -20,7 +20,7 @@ struct ServeOptions {
     server::ServerConfig config;
     int max_body_mb = 50;
     double models_memory_gb = 8;
-    VaeOptions vae_options;
+    PipelineOptions pipeline_options;
 };
 
 server::ServerConfig build_config(ServeOptions& o) {
@@ -39,7 +39,7 @@ server::ServerConfig build_config(ServeOptions& o) {
 
 void run_serve(ServeOptions& o) {
     server::ServerConfig config = build_config(o);  // flag mistakes before the (slow) load
-    (void)o.vae_options.tiling_policy();
+    o.pipeline_options.check();
     const PrecisionChoice precision = choose_precision(o.precision);
     const bool default_model = o.model.empty();
     if (default_model) {
@@ -65,9 +65,9 @@ void run_serve(ServeOptions& o) {
         pipe.set_refiner(std::make_shared<DiffusionPipeline>(o.refiner, precision.precision));
         fmt::print(stderr, "loaded refiner {} in {:.2f} s\n", o.refiner, pipe.refiner()->load_seconds());
     }
-    o.vae_options.apply(pipe);
+    o.pipeline_options.apply(pipe);
     config.models.precision = precision.precision;
-    config.models.prepare = [dir = o.embeddings_dir, vae = o.vae_options](DiffusionPipeline& p) {  // each model switched to
+    config.models.prepare = [dir = o.embeddings_dir, vae = o.pipeline_options](DiffusionPipeline& p) {  // each model switched to
         if (!dir.empty()) p.set_embeddings(std::make_shared<EmbeddingLibrary>(dir, p.config()));  // its own embeddings
         vae.apply(p);
         fmt::print(stderr, "loaded {} in {:.2f} s\n", p.model_path(), p.load_seconds());
@@ -100,7 +100,7 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("--lora-dir", c.lora_dir, "Folder of LoRA files for webui's <lora:name:weight> prompt tags (/sdapi/v1/loras lists it)");
     cmd->add_option("--vae", o->vae, "A VAE file to use instead of the checkpoint's");
     cmd->add_option("--vae-dir", c.vae_dir, "Folder of VAE files requests may pick with webui's sd_vae option (/sdapi/v1/sd-vae)");
-    o->vae_options.add_to(cmd);
+    o->pipeline_options.add_to(cmd);
     cmd->add_option("--embeddings-dir", o->embeddings_dir, "Folder of textual-inversion embeddings prompts may name (/sdapi/v1/embeddings)");
     cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0: every interface)")->capture_default_str();
     cmd->add_option("--port", c.port, "TCP port")->capture_default_str()->check(CLI::Range(1, 65535));

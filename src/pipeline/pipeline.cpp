@@ -1,4 +1,5 @@
 #include "pipeline/pipeline.h"
+#include "pipeline/watermark_dwtdct.h"
 
 #include <algorithm>
 #include <chrono>
@@ -389,6 +390,11 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     return repaint.empty() ? out : blend_latents(out, start, repaint);
 }
 
+void DiffusionPipeline::post_process(GenerateResult& result) const {
+    if (watermark_.empty()) return;
+    for (GeneratedImage& item : result.images) item.image = embed_watermark_dwtdct(item.image, watermark_);
+}
+
 std::string DiffusionPipeline::infotext(const GenerateRequest& r, int64_t seed, int batch_pos, bool refined) {
     const SamplerChoice sc = parse_sampler(r.sampler);
     GenerationInfo info;
@@ -467,6 +473,12 @@ void DiffusionPipeline::set_refiner(std::shared_ptr<DiffusionPipeline> refiner) 
 }
 
 GenerateResult DiffusionPipeline::generate(const GenerateRequest& request, const ProgressFn& progress) {
+    GenerateResult result = run_stages(request, progress);
+    post_process(result);
+    return result;
+}
+
+GenerateResult DiffusionPipeline::run_stages(const GenerateRequest& request, const ProgressFn& progress) {
     GenerateRequest r = request;
     validate_request(r);
     if (r.refiner_switch_at && !refiner_)

@@ -109,6 +109,10 @@ public:
     const std::string& vae_hash() const { return vae_hash_; }
     // When the VAE decodes and encodes in tiles (models/vae/tiled_vae.h); by default past 4 GiB of scratch.
     void set_vae_tiling(const VaeTilingPolicy& policy) { vae_tiling_ = policy; }
+    // The dwtDct watermark (pipeline/watermark_dwtdct.h) every output picture carries, as payload bits;
+    // empty = none. A picture below the watermark's 256x256 minimum fails its request.
+    void set_watermark(std::vector<uint8_t> bits) { watermark_ = std::move(bits); }
+    const std::vector<uint8_t>& watermark() const { return watermark_; }
     const VaeTilingPolicy& vae_tiling() const { return vae_tiling_; }  // its SHA-256's first 10 hex digits
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
     void set_embeddings(std::shared_ptr<EmbeddingLibrary> embeddings) { embeddings_ = std::move(embeddings); }
@@ -174,6 +178,9 @@ private:
     void inpaint_infotext(const GenerateRequest& r, std::vector<std::pair<std::string, std::string>>& extra) const;
     GenerateResult generate_only_masked(const GenerateRequest& r, const ProgressFn& progress);
     Tensor inpainting_conditionings(const GenerateRequest& r, Arena& arena, double* build);
+    // generate() is run_stages() (sampling to the final pictures) then post_process() (the watermark).
+    GenerateResult run_stages(const GenerateRequest& request, const ProgressFn& progress);
+    void post_process(GenerateResult& result) const;
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
     // checked again.
     void resolve_default_size(GenerateRequest& r, double* build_seconds);
@@ -204,6 +211,7 @@ private:
     std::string vae_path_, vae_hash_;
     std::shared_ptr<const class TaesdModel> taesd_decoder_, taesd_encoder_;
     VaeTilingPolicy vae_tiling_;
+    std::vector<uint8_t> watermark_;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;

@@ -66,7 +66,7 @@ GenerateResult DiffusionPipeline::generate_only_masked(const GenerateRequest& r,
     const std::optional<PixelBox> found = masked_box(l, r.inpaint.only_masked_padding);
     if (!found) {
         inner.mask.reset();
-        return generate(inner, progress);
+        return run_stages(inner, progress);
     }
     const PixelBox box = expand_to_aspect(*found, r.width, r.height, original.width, original.height);
     std::vector<Image> originals{original};  // webui crops every init image with the first one's box
@@ -82,7 +82,7 @@ GenerateResult DiffusionPipeline::generate_only_masked(const GenerateRequest& r,
     inner.mask = resize_mask_and_fill(crop_box(l, box), r.width, r.height);
     inner.inpaint.mask_prepared = true;
     inner.inpaint.composite = false;
-    GenerateResult result = generate(inner, progress);
+    GenerateResult result = run_stages(inner, progress);
     const std::vector<float> share = mask_shares(l);
     for (size_t i = 0; i < result.images.size(); ++i) {
         GeneratedImage& item = result.images[i];

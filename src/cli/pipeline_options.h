@@ -1,5 +1,5 @@
-// cli/vae_options.h — the VAE flags `generate` and `serve` share: tiled decoding / encoding and the
-// TAESD files.
+// cli/pipeline_options.h — the pipeline settings `generate` and `serve` share: tiled VAE decoding /
+// encoding, the TAESD files, the invisible watermark.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
@@ -8,15 +8,17 @@
 
 namespace difu::cli {
 
-struct VaeOptions {
+struct PipelineOptions {
     std::string tiling = "auto";
     int tile_size = 512, tile_overlap = 128;  // image pixels
     int64_t memory_mb = kDefaultVaeMemoryBudgetMiB;
     std::string taesd, taesd_encoder;  // TAESD decoder / encoder files
+    std::string watermark;             // dwtDct payload: sd1, sdxl, hex:..., text; "" = none
 
     void add_to(CLI::App* cmd);
     VaeTilingPolicy tiling_policy() const;  // throws Error naming the flag
-    // The tiling and the TAESD files to `pipe` and its refiner.
+    void check() const;                     // every flag's value, before the (slow) model load
+    // The tiling, the TAESD files and the watermark to `pipe` and its refiner.
     void apply(DiffusionPipeline& pipe) const;
 };
 

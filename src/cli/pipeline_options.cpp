@@ -1,10 +1,11 @@
-#include "cli/vae_options.h"
+#include "cli/pipeline_options.h"
 
 #include "core/error.h"
+#include "pipeline/watermark_dwtdct.h"
 
 namespace difu::cli {
 
-void VaeOptions::add_to(CLI::App* cmd) {
+void PipelineOptions::add_to(CLI::App* cmd) {
     cmd->add_option("--vae-tiling", tiling,
                     "Decode and encode in overlapping tiles so memory stays bounded at any size: on, off, or auto "
                     "(when the untiled pass would need more than --vae-memory-mb)")->capture_default_str();
@@ -16,9 +17,12 @@ void VaeOptions::add_to(CLI::App* cmd) {
     cmd->add_option("--taesd", taesd, "TAESD, the tiny autoencoder's decoder (taesd_decoder.pth / .safetensors; taesdxl_decoder "
                                       "for SDXL): decodes (generate) and draws live previews; about 100x less work than the VAE");
     cmd->add_option("--taesd-encoder", taesd_encoder, "TAESD's encoder (taesd_encoder.pth / .safetensors): encodes the init image");
+    cmd->add_option("--watermark", watermark,
+                    "Mark every picture with the invisible dwtDct watermark of the SD releases: sd1 ('StableDiffusionV1', "
+                    "as CompVis's txt2img.py), sdxl (sgm's 48 bits), hex:DIGITS or any text; `difu watermark detect` reads it");
 }
 
-VaeTilingPolicy VaeOptions::tiling_policy() const {
+VaeTilingPolicy PipelineOptions::tiling_policy() const {
     VaeTilingPolicy p;
     try {
         p.mode = parse_vae_tiling_mode(tiling);
@@ -36,11 +40,18 @@ VaeTilingPolicy VaeOptions::tiling_policy() const {
     return p;
 }
 
-void VaeOptions::apply(DiffusionPipeline& pipe) const {
+void PipelineOptions::check() const {
+    (void)tiling_policy();
+    if (!watermark.empty()) (void)parse_watermark_message(watermark);
+}
+
+void PipelineOptions::apply(DiffusionPipeline& pipe) const {
     const VaeTilingPolicy policy = tiling_policy();
+    const std::vector<uint8_t> mark = watermark.empty() ? std::vector<uint8_t>{} : parse_watermark_message(watermark);
     for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
         if (p) {
             p->set_vae_tiling(policy);
+            p->set_watermark(mark);
             if (!taesd.empty() || !taesd_encoder.empty()) p->set_taesd(taesd, taesd_encoder);
         }
 }
