@@ -6,7 +6,29 @@
 
 namespace difu::server {
 
-GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx, int preview_every) {
+namespace {
+
+Image preview_picture(const DiffusionPipeline& pipe, const Tensor& denoised, bool combined) {
+    if (!combined || denoised.dim(0) == 1) return pipe.preview(denoised, 0);
+    std::vector<Image> parts;  // webui's image_grid of the batch: one row here
+    for (int64_t i = 0; i < denoised.dim(0); ++i) parts.push_back(pipe.preview(denoised, i));
+    Image grid{parts[0].width * static_cast<int>(parts.size()), parts[0].height, 3, {}};
+    grid.pixels.resize(grid.stride() * grid.height);
+    for (size_t k = 0; k < parts.size(); ++k)
+        for (int y = 0; y < grid.height; ++y)
+            std::copy_n(parts[k].at(0, y), parts[k].stride(), grid.pixels.begin() + static_cast<ptrdiff_t>(y * grid.stride() + k * parts[k].stride()));
+    return grid;
+}
+
+std::vector<uint8_t> encode_preview(const Image& img, const std::string& format) {
+    if (format == "jpeg") return encode_jpeg(img);
+    if (format == "webp") return encode_webp(img);
+    return encode_png(img, {});
+}
+
+}  // namespace
+
+GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx, const LivePreview& preview) {
     GenerationOutcome out;
     if (r.seed == kRandomSeed) r.seed = random_seed();
     out.seed = r.seed;
@@ -20,8 +42,8 @@ GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, Job
         int steps_done = 0;
         const ProgressFn progress = [&](const ProgressInfo& p) {
             if (p.phase == "sampling") steps_done = p.step;
-            if (p.denoised && preview_every > 0 && p.step % preview_every == 0)
-                ctx.set_preview(base64_encode(encode_png(pipe.preview(*p.denoised), {})));
+            if (p.denoised && preview.every > 0 && p.step % preview.every == 0)
+                ctx.set_preview(base64_encode(encode_preview(preview_picture(pipe, *p.denoised, preview.combined), preview.format)));
             return ctx.report(p);
         };
         try {

@@ -6,8 +6,10 @@
 
 #include "pipeline/pipeline.h"
 #include "server/job_queue.h"
+#include "server/webui_request.h"
 
 namespace difu::server {
+
 
 struct GenerationOutcome {
     std::vector<GeneratedImage> images;
@@ -21,8 +23,8 @@ struct GenerationOutcome {
 
 // Batch b gets seed + b * batch_size, the seed DiffusionPipeline::generate gives it, so a request
 // answers with the same pictures as one generate() call with batch_count batches.
-// `preview_every` > 0: a live preview of the batch's first image every that many steps (webui's
-// show_progress_every_n_steps), kept for /sdapi/v1/progress.
-GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx, int preview_every = 0);
+// With preview.every > 0: a live preview every that many steps (webui's show_progress_every_n_steps),
+// kept for /sdapi/v1/progress.
+GenerationOutcome run_generation(DiffusionPipeline& pipe, GenerateRequest r, JobContext& ctx, const LivePreview& preview = {});
 
 }  // namespace difu::server

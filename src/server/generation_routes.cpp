@@ -66,7 +66,7 @@ void run_job(ServerState& s, const WebuiRequest& w, JobContext& ctx, GenerationO
         auto [pipe, info] = s.models.acquire(w.model.filename);  // loads it on first use (the queue keeps the order)
         model = info;
         use_vae(s, *pipe, w.vae, model);
-        out = run_generation(*pipe, r, ctx, w.preview_every);
+        out = run_generation(*pipe, r, ctx, w.preview);
     } catch (const std::exception& e) {
         g.seconds = since(t0);
         g.outcome = "failed";

@@ -1,5 +1,6 @@
 #include "server/webui_request.h"
 
+#include <cctype>
 #include <limits>
 
 #include "pipeline/hires.h"
@@ -218,7 +219,11 @@ WebuiRequest parse_webui_request(const Json& body, GenerationKind kind, const Js
         const FieldReader o(options, "options.");
         const bool enabled = o.boolean("live_previews_enable").value_or(true);
         const int64_t every = o.integer("show_progress_every_n_steps", -1, 1000).value_or(10);
-        out.preview_every = enabled && every > 0 ? static_cast<int>(every) : 0;
+        out.preview.every = enabled && every > 0 ? static_cast<int>(every) : 0;
+        std::string format = o.string("live_previews_image_format").value_or("png");
+        for (char& c : format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.preview.format = format == "jpeg" || format == "webp" ? format : "png";
+        out.preview.combined = o.string("live_preview_content").value_or("Prompt") == "Combined";
     }
     out.model = first;
     if (s.vae && *s.vae != kVaeAutomatic) {

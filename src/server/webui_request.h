@@ -13,6 +13,14 @@
 
 namespace difu::server {
 
+// webui's live-preview options: how often, which pictures (live_preview_content "Prompt": the batch's
+// first; "Combined": the whole batch side by side) and in which format (live_previews_image_format).
+struct LivePreview {
+    int every = 0;  // steps; 0 = none
+    bool combined = false;
+    std::string format = "png";  // png, jpeg, webp
+};
+
 struct WebuiRequest {
     GenerateRequest request;
     std::vector<std::string> ignored_fields;  // named in the response's info
@@ -20,7 +28,7 @@ struct WebuiRequest {
     bool send_images = true;                  // webui's send_images: false answers without the pictures
     ModelInfo model;                          // the checkpoint to run: sd_model_checkpoint (override, then options)
     std::optional<std::string> vae;           // sd_vae's file, "" for "None"; none for "Automatic" (the server's choice)
-    int preview_every = 0;                    // live previews every N steps (options show_progress_every_n_steps, live_previews_enable)
+    LivePreview preview;                      // options show_progress_every_n_steps, live_previews_enable, ...
 };
 
 // Limits the server puts on one request, over what validate_request checks.

@@ -252,6 +252,34 @@ TEST(ServerApi, ProgressCarriesALivePreviewEveryNSteps) {
     EXPECT_TRUE(get_json(cli, "/sdapi/v1/progress")["current_image"].is_null());  // idle: none
 }
 
+TEST(ServerApi, LivePreviewFormatAndCombinedContentFollowTheOptions) {
+    // webui's live_previews_image_format and live_preview_content "Combined": the batch side by side.
+    RunningServer s;
+    auto cli = s.client();
+    post_json(cli, "/sdapi/v1/options", {{"live_previews_image_format", "jpeg"}, {"live_preview_content", "Combined"},
+                                         {"show_progress_every_n_steps", 1}});
+    Json body = long_body();
+    body["batch_size"] = 2;
+    auto worker = std::async(std::launch::async, [&] {
+        auto c = s.client();
+        return post_json(c, "/sdapi/v1/txt2img", body);
+    });
+    Json image;
+    ASSERT_TRUE(eventually([&] {
+        image = get_json(cli, "/sdapi/v1/progress")["current_image"];
+        return !image.is_null();
+    }));
+    const std::vector<uint8_t> bytes = decode_b64(image.get<std::string>());
+    ASSERT_GE(bytes.size(), 2u);
+    EXPECT_EQ(bytes[0], 0xFF);  // a JPEG
+    EXPECT_EQ(bytes[1], 0xD8);
+    const Image preview = decode_image("current_image", bytes);
+    EXPECT_EQ(preview.width, 2 * 128 / 8);
+    EXPECT_EQ(preview.height, 128 / 8);
+    post_json(cli, "/sdapi/v1/interrupt", Json::object());
+    ASSERT_EQ(worker.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+}
+
 TEST(ServerApi, ProgressMovesWhileAJobRunsAndInterruptStopsIt) {
     RunningServer s;
     auto worker = std::async(std::launch::async, [&] {
