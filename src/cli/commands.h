@@ -17,5 +17,6 @@ void add_info_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_watermark_command(CLI::App& app);
+void add_safety_check_command(CLI::App& app);
 
 }  // namespace difu::cli

@@ -211,8 +211,9 @@ void run_generate(GenerateOptions o) {
     for (size_t i = 0; i < result.images.size(); ++i) {
         const std::string path = output_path(o.output, i, result.images.size());
         save(path, result.images[i]);
-        fmt::print("{}  seed {}{}\n", path, result.images[i].seed,
-                   r.batch_size > 1 ? fmt::format(" (batch position {})", result.images[i].batch_pos) : "");
+        fmt::print("{}  seed {}{}{}\n", path, result.images[i].seed,
+                   r.batch_size > 1 ? fmt::format(" (batch position {})", result.images[i].batch_pos) : "",
+                   result.images[i].nsfw ? "  [flagged by the safety checker]" : "");
     }
     const double save_s = std::chrono::duration<double>(Clock::now() - t_save).count();
     // After the run: an SD 2.x model's eps / v may only be known once its UNet was probed.

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     difu::cli::add_serve_command(app);
     difu::cli::add_convert_command(app);
     difu::cli::add_watermark_command(app);
+    difu::cli::add_safety_check_command(app);
     app.parse_complete_callback([&] { difu::set_num_threads(threads); });
     // `difu -m model.safetensors -p "..."` means `difu generate ...`, as users of sd.cpp expect.
     std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,6 +1,7 @@
 #include "cli/pipeline_options.h"
 
 #include "core/error.h"
+#include "models/safety_checker.h"
 #include "pipeline/watermark_dwtdct.h"
 
 namespace difu::cli {
@@ -20,6 +21,11 @@ void PipelineOptions::add_to(CLI::App* cmd) {
     cmd->add_option("--watermark", watermark,
                     "Mark every picture with the invisible dwtDct watermark of the SD releases: sd1 ('StableDiffusionV1', "
                     "as CompVis's txt2img.py), sdxl (sgm's 48 bits), hex:DIGITS or any text; `difu watermark detect` reads it");
+    cmd->add_option("--safety-checker", safety_checker,
+                    "Check every picture with the SD safety checker (CompVis/stable-diffusion-safety-checker: its folder, or "
+                    "model.safetensors / pytorch_model.bin)");
+    cmd->add_option("--nsfw-action", nsfw_action, "What a flagged picture becomes: black (as diffusers), blur, or flag-only")
+        ->capture_default_str();
 }
 
 VaeTilingPolicy PipelineOptions::tiling_policy() const {
@@ -43,15 +49,22 @@ VaeTilingPolicy PipelineOptions::tiling_policy() const {
 void PipelineOptions::check() const {
     (void)tiling_policy();
     if (!watermark.empty()) (void)parse_watermark_message(watermark);
+    try {
+        (void)parse_nsfw_action(nsfw_action);
+    } catch (const Error& e) {
+        throw Error::make("--nsfw-action: {}", e.what());
+    }
 }
 
 void PipelineOptions::apply(DiffusionPipeline& pipe) const {
     const VaeTilingPolicy policy = tiling_policy();
     const std::vector<uint8_t> mark = watermark.empty() ? std::vector<uint8_t>{} : parse_watermark_message(watermark);
+    const auto checker = safety_checker.empty() ? nullptr : std::make_shared<const SafetyChecker>(safety_checker);
     for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
         if (p) {
             p->set_vae_tiling(policy);
             p->set_watermark(mark);
+            p->set_safety_checker(checker, parse_nsfw_action(nsfw_action));
             if (!taesd.empty() || !taesd_encoder.empty()) p->set_taesd(taesd, taesd_encoder);
         }
 }

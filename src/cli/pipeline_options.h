@@ -14,11 +14,12 @@ struct PipelineOptions {
     int64_t memory_mb = kDefaultVaeMemoryBudgetMiB;
     std::string taesd, taesd_encoder;  // TAESD decoder / encoder files
     std::string watermark;             // dwtDct payload: sd1, sdxl, hex:..., text; "" = none
+    std::string safety_checker, nsfw_action = "black";
 
     void add_to(CLI::App* cmd);
     VaeTilingPolicy tiling_policy() const;  // throws Error naming the flag
     void check() const;                     // every flag's value, before the (slow) model load
-    // The tiling, the TAESD files and the watermark to `pipe` and its refiner.
+    // The tiling, the TAESD files, the safety checker and the watermark to `pipe` and its refiner.
     void apply(DiffusionPipeline& pipe) const;
 };
 

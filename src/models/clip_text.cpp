@@ -14,17 +14,6 @@ namespace difu {
 namespace {
 constexpr int kQkvParts = 3;
 
-ClipEncoderLayer hf_layer(const Weights& l, int64_t W, int64_t I) {  // "encoder.layers.{i}."
-    ClipEncoderLayer layer;
-    layer.layer_norm1 = l.norm("layer_norm1", W);
-    layer.layer_norm2 = l.norm("layer_norm2", W);
-    layer.qkv_proj = l.sub("self_attn").linear_stacked({"q_proj", "k_proj", "v_proj"}, W, W, /*bias=*/true);
-    layer.out_proj = l.linear("self_attn.out_proj", W, W);
-    layer.fc1 = l.linear("mlp.fc1", I, W);
-    layer.fc2 = l.linear("mlp.fc2", W, I);
-    return layer;
-}
-
 ClipEncoderLayer openclip_layer(const Weights& l, int64_t W, int64_t I) {  // "transformer.resblocks.{i}."
     ClipEncoderLayer layer;
     layer.layer_norm1 = l.norm("ln_1", W);
@@ -50,7 +39,7 @@ ClipTextModel::ClipTextModel(const Checkpoint& ck, const TextConfig& cfg, Precis
     position_embedding_ = w.f32(hf ? "embeddings.position_embedding.weight" : "positional_embedding", {L, W}).clone();
     const Weights blocks = hf ? w.sub("encoder.layers") : w.sub("transformer.resblocks");
     for (int i = 0; i < cfg_.layers; ++i)
-        layers_.push_back(hf ? hf_layer(blocks.sub(i), W, cfg_.intermediate)
+        layers_.push_back(hf ? load_hf_clip_layer(blocks.sub(i), W, cfg_.intermediate)
                              : openclip_layer(blocks.sub(i), W, cfg_.intermediate));
     final_layer_norm_ = w.norm(hf ? "final_layer_norm" : "ln_final", W);
     if (cfg_.pooled_dim > 0) {
@@ -100,34 +89,7 @@ Tensor ClipTextModel::embed(std::span<const int> ids, int64_t batch, std::span<c
 
 // Pre-LN transformer block with causal self-attention and a quick_gelu (openai) or gelu (OpenCLIP) MLP.
 void ClipTextModel::layer_forward(const ClipEncoderLayer& layer, Tensor& x, int64_t batch, Arena& arena) const {
-    const int64_t W = cfg_.width, L = cfg_.context_length, rows = batch * L;
-    float* xp = x.mutable_data<float>();
-    Tensor h = arena.alloc({rows, W});
-    layer_norm(xp, h.mutable_data<float>(), rows, W, layer.layer_norm1.weight.data<float>(),
-               layer.layer_norm1.bias.data<float>());
-    Tensor qkv = layer.qkv_proj.forward(h, arena);  // [rows, 3W]: q, k, v are column slices
-    const float* q = qkv.data<float>();
-    AttentionShape s;
-    s.batch = batch;
-    s.heads = cfg_.heads;
-    s.q_len = s.kv_len = L;
-    s.head_dim = W / cfg_.heads;
-    s.q_stride = s.k_stride = s.v_stride = kQkvParts * W;
-    s.out_stride = W;
-    s.causal = true;
-    Tensor a = arena.alloc({rows, W});
-    attention(q, q + W, q + 2 * W, a.mutable_data<float>(), s,
-              1.0f / std::sqrt(static_cast<float>(s.head_dim)));
-    Tensor o = layer.out_proj.forward(a, arena);
-    add_inplace(xp, o.data<float>(), rows * W);
-
-    layer_norm(xp, h.mutable_data<float>(), rows, W, layer.layer_norm2.weight.data<float>(),
-               layer.layer_norm2.bias.data<float>());
-    Tensor f = layer.fc1.forward(h, arena);
-    if (cfg_.quick_gelu) quick_gelu(f.mutable_data<float>(), f.numel());
-    else gelu(f.mutable_data<float>(), f.numel());
-    Tensor m = layer.fc2.forward(f, arena);
-    add_inplace(xp, m.data<float>(), rows * W);
+    clip_layer_forward(layer, {batch, cfg_.context_length, cfg_.width, cfg_.heads, cfg_.quick_gelu, /*causal=*/true}, x, arena);
 }
 
 // The residual stream after `layers` blocks (not final-normed); every state into *states when given.

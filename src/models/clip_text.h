@@ -15,16 +15,10 @@
 
 #include "core/arena.h"
 #include "io/model_config.h"
+#include "models/clip_layer.h"
 #include "models/weights.h"
 
 namespace difu {
-
-struct ClipEncoderLayer {  // "encoder.layers.{i}." | "transformer.resblocks.{i}."
-    NormWeights layer_norm1, layer_norm2;
-    Linear qkv_proj;  // [q; k; v] stacked: HF's q_proj, k_proj, v_proj; OpenCLIP's in_proj as stored
-    Linear out_proj;
-    Linear fc1, fc2;
-};
 
 // The hidden state the config selects, and (encoders with pooled_dim > 0) the pooled output:
 // pooled = ln_final(x_L)[end token] @ text_projection   (open_clip's CLIP.encode_text; [batch, pooled_dim])

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/watermark_dwtdct.h"
+#include "models/safety_checker.h"
 
 #include <algorithm>
 #include <chrono>
@@ -390,7 +391,35 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
     return repaint.empty() ? out : blend_latents(out, start, repaint);
 }
 
+NsfwAction parse_nsfw_action(const std::string& name) {
+    if (name == "black") return NsfwAction::Black;
+    if (name == "blur") return NsfwAction::Blur;
+    if (name == "flag-only") return NsfwAction::FlagOnly;
+    throw Error::make("unknown NSFW action '{}' (black, blur, flag-only)", name);
+}
+
+namespace {
+constexpr int kNsfwBlurDivisor = 32;  // "blur": the picture through a 1/32 scale, unrecognisable
+Image blurred_beyond_recognition(const Image& img) {
+    const Image tiny = resize_image(img, std::max(1, img.width / kNsfwBlurDivisor), std::max(1, img.height / kNsfwBlurDivisor));
+    return resize_image(tiny, img.width, img.height, Resample::Bicubic);
+}
+}  // namespace
+
 void DiffusionPipeline::post_process(GenerateResult& result) const {
+    if (safety_checker_ && !result.images.empty()) {
+        std::vector<Image> pictures;
+        for (const GeneratedImage& item : result.images) pictures.push_back(item.image);
+        Arena arena;
+        const std::vector<SafetyVerdict> verdicts = safety_checker_->check(pictures, arena);
+        for (size_t i = 0; i < verdicts.size(); ++i) {
+            GeneratedImage& item = result.images[i];
+            item.nsfw = verdicts[i].nsfw;
+            if (!item.nsfw || nsfw_action_ == NsfwAction::FlagOnly) continue;
+            if (nsfw_action_ == NsfwAction::Blur) item.image = blurred_beyond_recognition(item.image);
+            else std::fill(item.image.pixels.begin(), item.image.pixels.end(), uint8_t{0});  // diffusers: np.zeros
+        }
+    }
     if (watermark_.empty()) return;
     for (GeneratedImage& item : result.images) item.image = embed_watermark_dwtdct(item.image, watermark_);
 }

@@ -51,7 +51,13 @@ struct GeneratedImage {
     int batch_pos = 0;    // position inside the batch
     std::string infotext; // webui's "parameters" text
     int64_t subseed = 0;  // its variation seed (webui's all_subseeds entry): the request's + its index
+    bool nsfw = false;    // flagged by the safety checker (diffusers' nsfw_content_detected); see NsfwAction
 };
+
+// What becomes of a picture the safety checker flags: black (diffusers), blurred beyond recognition, or
+// kept and only reported.
+enum class NsfwAction { Black, Blur, FlagOnly };
+NsfwAction parse_nsfw_action(const std::string& name);  // "black", "blur", "flag-only"
 
 struct PhaseTimes {
     double text = 0, sampling = 0, decode = 0;  // seconds, summed over batches
@@ -112,6 +118,11 @@ public:
     // The dwtDct watermark (pipeline/watermark_dwtdct.h) every output picture carries, as payload bits;
     // empty = none. A picture below the watermark's 256x256 minimum fails its request.
     void set_watermark(std::vector<uint8_t> bits) { watermark_ = std::move(bits); }
+    // The safety checker (models/safety_checker.h) every output picture passes before the watermark.
+    void set_safety_checker(std::shared_ptr<const class SafetyChecker> checker, NsfwAction action = NsfwAction::Black) {
+        safety_checker_ = std::move(checker);
+        nsfw_action_ = action;
+    }
     const std::vector<uint8_t>& watermark() const { return watermark_; }
     const VaeTilingPolicy& vae_tiling() const { return vae_tiling_; }  // its SHA-256's first 10 hex digits
     // Textual-inversion embeddings every prompt may name (a library made for this model's encoders).
@@ -178,7 +189,8 @@ private:
     void inpaint_infotext(const GenerateRequest& r, std::vector<std::pair<std::string, std::string>>& extra) const;
     GenerateResult generate_only_masked(const GenerateRequest& r, const ProgressFn& progress);
     Tensor inpainting_conditionings(const GenerateRequest& r, Arena& arena, double* build);
-    // generate() is run_stages() (sampling to the final pictures) then post_process() (the watermark).
+    // generate() is run_stages() (sampling to the final pictures) then post_process() (the safety
+    // checker, then the watermark).
     GenerateResult run_stages(const GenerateRequest& request, const ProgressFn& progress);
     void post_process(GenerateResult& result) const;
     // Width / height left at kModelDefaultSize become the model's default size, then the request is
@@ -212,6 +224,8 @@ private:
     std::shared_ptr<const class TaesdModel> taesd_decoder_, taesd_encoder_;
     VaeTilingPolicy vae_tiling_;
     std::vector<uint8_t> watermark_;
+    std::shared_ptr<const class SafetyChecker> safety_checker_;
+    NsfwAction nsfw_action_ = NsfwAction::Black;
     std::vector<LoraUse> loras_built_;        // the set text_encoders_ / unet_ carry (or will, once built)
     std::optional<Checkpoint> lora_weights_;  // ck_ with the merged weights, while a generate() needs it
     std::vector<std::string> lora_unmatched_;

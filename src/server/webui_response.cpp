@@ -22,8 +22,9 @@ Json generation_info(const WebuiRequest& req, const GenerationOutcome& out, cons
     const GenerateRequest& r = req.request;
     const SamplerChoice sc = parse_sampler(r.sampler);
     const size_t n = out.images.size();
-    Json seeds = Json::array(), subseeds = Json::array(), infotexts = Json::array();
+    Json seeds = Json::array(), subseeds = Json::array(), infotexts = Json::array(), nsfw = Json::array();
     for (const GeneratedImage& g : out.images) {
+        nsfw.push_back(g.nsfw);  // diffusers' nsfw_content_detected: false unless a safety checker flagged it
         seeds.push_back(g.seed);  // CPU rng: the batch's seed (image batch_pos of randn(batch)); GPU: its own
         subseeds.push_back(g.subseed);
         infotexts.push_back(g.infotext);
@@ -46,7 +47,7 @@ Json generation_info(const WebuiRequest& req, const GenerationOutcome& out, cons
         {"styles", Json::array()}, {"job_timestamp", out.job_timestamp}, {"clip_skip", r.clip_skip},
         {"is_using_inpainting_conditioning", false}, {"randn_source", rng_label(r.rng)},
         {"version", std::string("difu ") + DIFU_VERSION},
-        {"ignored_fields", req.ignored_fields}, {"interrupted", out.interrupted},
+        {"ignored_fields", req.ignored_fields}, {"interrupted", out.interrupted}, {"nsfw_content_detected", nsfw},
         {"skipped_batches", out.skipped_batches},
         {"times", {{"text", out.times.text}, {"sampling", out.times.sampling}, {"decode", out.times.decode}}},
     };

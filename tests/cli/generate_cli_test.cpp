@@ -366,3 +366,29 @@ TEST(GenerateCli, WatermarkIsEmbeddedAndDetected) {
     EXPECT_NE(j.output.find("\"sdxl_bits_matching\": 48"), std::string::npos) << j.output;
     EXPECT_EQ(difu_cli("watermark detect " + temp_dir() + "/missing.png").status, 2);
 }
+
+TEST(GenerateCli, SafetyCheckReportsTheCheckersVerdicts) {
+    // The fixture's four pictures: 0 and 1 flagged, 2 and 3 not (cases.json).
+    std::string images;
+    for (int i = 0; i < 4; ++i) {
+        images += ' ';
+        images += fixture_path("safety-checker-tiny/image_" + std::to_string(i) + ".png");
+    }
+    Result r = difu_cli("safety-check --json --safety-checker " + fixture_path("safety-checker-tiny") + images);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    ASSERT_EQ(j["images"].size(), 4u);
+    const bool want[] = {true, true, false, false};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(j["images"][i]["nsfw"].get<bool>(), want[i]) << i;
+        EXPECT_EQ(j["images"][i]["concept_scores"].size(), 17u);
+    }
+    Result text = difu_cli("safety-check --safety-checker " + fixture_path("safety-checker-tiny") + images);
+    EXPECT_NE(text.output.find("image_0.png: FLAGGED"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("image_3.png: ok"), std::string::npos) << text.output;
+    Result bad = difu_cli("safety-check --safety-checker " + fixture_path("sd1-tiny/model.safetensors") + images);
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    Result action = difu_cli("generate" + kModel + " -p x --steps 1 -W 64 -H 64 --nsfw-action hide -o " + temp_dir() + "/x.png");
+    EXPECT_EQ(action.status, 2);
+    EXPECT_NE(action.output.find("--nsfw-action"), std::string::npos) << action.output;
+}
