@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "io/checkpoint.h"
+#include "io/safetensors_writer.h"
+
 namespace difu::test {
 
 std::string shared_path(const std::string& rel) { return std::string(DIFU_SHARED_DIR) + "/" + rel; }
@@ -62,6 +65,29 @@ int run_command(const std::string& cmd, std::string* output) {
     int status = ::pclose(p);
     if (output) *output = out;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string flag_all_safety_checker() {
+    namespace fs = std::filesystem;
+    static const std::string dir = [] {
+        const std::string d = temp_dir() + "/flag-all-checker";
+        fs::create_directories(d);
+        fs::copy_file(fixture_path("safety-checker-tiny/config.json"), d + "/config.json", fs::copy_options::overwrite_existing);
+        const Checkpoint model = load_checkpoint(fixture_path("safety-checker-tiny/model.safetensors"));
+        std::vector<NamedTensor> tensors;
+        for (const auto& [name, t] : model.tensors) {
+            if (name != "concept_embeds_weights") {
+                tensors.push_back({name, t});
+                continue;
+            }
+            Tensor low = Tensor::empty({t.numel()});
+            for (float& v : low.f32_mut()) v = -1.0f;
+            tensors.push_back({name, low});
+        }
+        write_safetensors(d + "/model.safetensors", tensors, {});
+        return d;
+    }();
+    return dir;
 }
 
 }  // namespace difu::test

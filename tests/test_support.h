@@ -12,6 +12,9 @@ std::string fixture_path(const std::string& rel);  // ../shared/fixtures/<rel>
 std::string source_path(const std::string& rel);   // <project root>/<rel>
 std::string difu_binary();                         // the built difu executable
 std::string temp_dir();                            // a fresh folder for this test process
+// A copy of the safety-checker-tiny fixture whose concept thresholds are all -1: it flags every picture.
+// Written once per test process; returns its folder.
+std::string flag_all_safety_checker();
 
 // Max |a - b| over all elements (both converted to f32); shapes must match.
 double max_abs_diff(const Tensor& a, const Tensor& b);

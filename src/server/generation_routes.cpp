@@ -41,7 +41,11 @@ void reply_queue_full(ServerState& s, Response& res) {
 
 void log_job(ServerState& s, const JobContext& ctx, const GenerateRequest& r, const GenerationOutcome& out,
              const GenerationSample& g) {
-    s.log.event("generation", {{"job", ctx.id()}, {"outcome", g.outcome}, {"images", g.images}, {"seed", out.seed},
+    // The log names what the safety checker flagged (batch positions), never the prompt.
+    Json flagged = Json::array();
+    for (size_t i = 0; i < out.images.size(); ++i)
+        if (out.images[i].nsfw) flagged.push_back(i);
+    s.log.event("generation", {{"job", ctx.id()}, {"outcome", g.outcome}, {"images", g.images}, {"flagged", flagged}, {"seed", out.seed},
                                {"width", r.width}, {"height", r.height}, {"steps", r.steps}, {"sampler", r.sampler},
                                {"text_s", out.times.text}, {"sampling_s", out.times.sampling},
                                {"decode_s", out.times.decode}, {"total_s", g.seconds},
@@ -78,6 +82,7 @@ void run_job(ServerState& s, const WebuiRequest& w, JobContext& ctx, GenerationO
     g.sampling_seconds = out.times.sampling;
     g.sampling_steps = out.sampling_steps;
     g.images = static_cast<int>(out.images.size());
+    for (const GeneratedImage& img : out.images) g.flagged += img.nsfw;
     g.outcome = out.interrupted ? "interrupted" : "completed";
     s.metrics.record_generation(g);
     log_job(s, ctx, r, out, g);

@@ -44,6 +44,7 @@ void Metrics::record_generation(const GenerationSample& g) {
     ++latency_count_;
     latency_sum_ += g.seconds;
     images_ += static_cast<uint64_t>(g.images);
+    flagged_ += static_cast<uint64_t>(g.flagged);
     steps_ += static_cast<uint64_t>(g.sampling_steps);
     sampling_seconds_ += g.sampling_seconds;
     if (g.sampling_seconds > 0) last_steps_per_second_ = g.sampling_steps / g.sampling_seconds;
@@ -74,6 +75,8 @@ std::string Metrics::render(size_t queue_depth, bool job_in_flight) const {
     out += fmt::format("difu_generation_seconds_sum {}\ndifu_generation_seconds_count {}\n", latency_sum_, latency_count_);
     header(out, "difu_images_generated_total", "counter", "Images generated.");
     out += fmt::format("difu_images_generated_total {}\n", images_);
+    header(out, "difu_images_flagged_total", "counter", "Images the safety checker flagged (--safety-checker).");
+    out += fmt::format("difu_images_flagged_total {}\n", flagged_);
     header(out, "difu_sampling_steps_total", "counter", "Sampling steps run.");
     out += fmt::format("difu_sampling_steps_total {}\n", steps_);
     header(out, "difu_sampling_seconds_total", "counter", "Time spent sampling (steps/s = rate of steps / rate of this).");
@@ -103,6 +106,11 @@ double Metrics::mean_generation_seconds() const {
 uint64_t Metrics::images() const {
     std::lock_guard lock(mutex_);
     return images_;
+}
+
+uint64_t Metrics::flagged_images() const {
+    std::lock_guard lock(mutex_);
+    return flagged_;
 }
 
 }  // namespace difu::server

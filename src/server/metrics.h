@@ -20,6 +20,7 @@ struct GenerationSample {
     double sampling_seconds = 0;
     int sampling_steps = 0;
     int images = 0;
+    int flagged = 0;              // of them, flagged by the safety checker
     std::string outcome;          // "completed", "interrupted", "failed"
 };
 
@@ -34,6 +35,7 @@ public:
     uint64_t requests(const std::string& route, int status) const;
     uint64_t rejections(const std::string& reason) const;
     uint64_t images() const;
+    uint64_t flagged_images() const;
     double mean_generation_seconds() const;  // 0 before the first job
 
 private:
@@ -41,7 +43,7 @@ private:
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     std::map<std::string, uint64_t> rejections_, jobs_;
     std::array<uint64_t, kLatencyBuckets.size()> latency_counts_{};  // per bucket, not cumulative
-    uint64_t latency_count_ = 0, images_ = 0, steps_ = 0;
+    uint64_t latency_count_ = 0, images_ = 0, flagged_ = 0, steps_ = 0;
     double latency_sum_ = 0, sampling_seconds_ = 0, last_steps_per_second_ = 0;
 };
 

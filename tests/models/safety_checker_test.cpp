@@ -92,30 +92,11 @@ TEST(SafetyChecker, RefusesWhatIsNoChecker) {
     EXPECT_THROW(SafetyChecker(fixture_path("sd1-tiny")), Error);  // a folder without the weights' files
 }
 
-#include <filesystem>
-
-#include "io/safetensors_writer.h"
 #include "pipeline/pipeline.h"
 
 TEST(SafetyChecker, FlaggedPicturesBecomeBlackOrBlurredOrAreOnlyReported) {
     // A checker whose thresholds are all -1 flags everything (the fixture's own, copied with new weights).
-    namespace fs = std::filesystem;
-    const std::string dir = difu::test::temp_dir() + "/flag-all-checker";
-    fs::create_directories(dir);
-    fs::copy_file(fixture_path("safety-checker-tiny/config.json"), dir + "/config.json", fs::copy_options::overwrite_existing);
-    const Checkpoint model = load_checkpoint(fixture_path("safety-checker-tiny/model.safetensors"));
-    std::vector<NamedTensor> tensors;
-    for (const auto& [name, t] : model.tensors) {
-        if (name != "concept_embeds_weights") {
-            tensors.push_back({name, t});
-            continue;
-        }
-        Tensor low = Tensor::empty({t.numel()});
-        for (float& v : low.f32_mut()) v = -1.0f;
-        tensors.push_back({name, low});
-    }
-    write_safetensors(dir + "/model.safetensors", tensors, {});
-    auto strict = std::make_shared<const SafetyChecker>(dir);
+    auto strict = std::make_shared<const SafetyChecker>(difu::test::flag_all_safety_checker());
 
     DiffusionPipeline pipe(fixture_path("sd1-tiny/model.safetensors"), Precision::FP32);
     GenerateRequest r;

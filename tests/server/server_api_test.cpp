@@ -8,6 +8,7 @@
 
 #include "io/png_info.h"
 #include "io/safetensors_writer.h"
+#include "models/safety_checker.h"
 #include "server/metrics.h"
 #include "server_fixture.h"
 
@@ -535,4 +536,25 @@ TEST(ServerApi, AnExternalVaeIsNamedInTheResponseInfo) {
         EXPECT_NE(info["infotexts"][0].get<std::string>().find("VAE: tiny.vae.safetensors"), std::string::npos);
     }
     tiny_pipe().set_vae("");
+}
+
+TEST(ServerApi, SafetyCheckerFlagsAreReportedCountedAndLogged) {
+    // A checker that flags everything on the shared pipeline (taken off again at the end).
+    struct Restore {
+        ~Restore() { tiny_pipe().set_safety_checker(nullptr); }
+    } restore;
+    tiny_pipe().set_safety_checker(std::make_shared<const SafetyChecker>(difu::test::flag_all_safety_checker()), NsfwAction::Black);
+    RunningServer s;
+    auto cli = s.client();
+    const Json res = post_json(cli, "/sdapi/v1/txt2img", txt2img_body());
+    const Json info = Json::parse(res["info"].get<std::string>());
+    EXPECT_EQ(info["nsfw_content_detected"], Json::array({true}));
+    const Image got = decode_image("r", decode_b64(res["images"][0]));
+    EXPECT_EQ(got.pixels, std::vector<uint8_t>(got.pixels.size(), 0));  // black, as diffusers
+    std::string text;
+    EXPECT_TRUE(eventually([&] {
+        auto m = cli.Get("/metrics");
+        text = m ? m->body : "";
+        return text.find("difu_images_flagged_total 1") != std::string::npos;
+    }, std::chrono::seconds(5))) << text;
 }
