@@ -59,12 +59,12 @@ void PipelineOptions::check() const {
 void PipelineOptions::apply(DiffusionPipeline& pipe) const {
     const VaeTilingPolicy policy = tiling_policy();
     const std::vector<uint8_t> mark = watermark.empty() ? std::vector<uint8_t>{} : parse_watermark_message(watermark);
-    const auto checker = safety_checker.empty() ? nullptr : std::make_shared<const SafetyChecker>(safety_checker);
+    if (!checker_ && !safety_checker.empty()) checker_ = std::make_shared<const SafetyChecker>(safety_checker);
     for (DiffusionPipeline* p : {&pipe, pipe.refiner()})
         if (p) {
             p->set_vae_tiling(policy);
             p->set_watermark(mark);
-            p->set_safety_checker(checker, parse_nsfw_action(nsfw_action));
+            p->set_safety_checker(checker_, parse_nsfw_action(nsfw_action));
             if (!taesd.empty() || !taesd_encoder.empty()) p->set_taesd(taesd, taesd_encoder);
         }
 }

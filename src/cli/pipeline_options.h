@@ -2,9 +2,14 @@
 // encoding, the TAESD files, the invisible watermark.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <string>
 
 #include "pipeline/pipeline.h"
+
+namespace difu {
+class SafetyChecker;
+}
 
 namespace difu::cli {
 
@@ -19,8 +24,12 @@ struct PipelineOptions {
     void add_to(CLI::App* cmd);
     VaeTilingPolicy tiling_policy() const;  // throws Error naming the flag
     void check() const;                     // every flag's value, before the (slow) model load
-    // The tiling, the TAESD files, the safety checker and the watermark to `pipe` and its refiner.
+    // The tiling, the TAESD files, the safety checker and the watermark to `pipe` and its refiner. The
+    // checker is loaded once and shared by every pipeline these options (and their copies) go to.
     void apply(DiffusionPipeline& pipe) const;
+
+private:
+    mutable std::shared_ptr<const SafetyChecker> checker_;
 };
 
 }  // namespace difu::cli

@@ -67,9 +67,9 @@ void run_serve(ServeOptions& o) {
     }
     o.pipeline_options.apply(pipe);
     config.models.precision = precision.precision;
-    config.models.prepare = [dir = o.embeddings_dir, vae = o.pipeline_options](DiffusionPipeline& p) {  // each model switched to
-        if (!dir.empty()) p.set_embeddings(std::make_shared<EmbeddingLibrary>(dir, p.config()));  // its own embeddings
-        vae.apply(p);
+    config.models.prepare = [dir = o.embeddings_dir, options = o.pipeline_options](DiffusionPipeline& p) {  // each model
+        if (!dir.empty()) p.set_embeddings(std::make_shared<EmbeddingLibrary>(dir, p.config()));  // switched to: its embeddings
+        options.apply(p);  // the same tiling, watermark, TAESD and (shared) safety checker
         fmt::print(stderr, "loaded {} in {:.2f} s\n", p.model_path(), p.load_seconds());
     };
     server::Server server(pipe, config);
