@@ -95,11 +95,14 @@ std::pair<Image, Image> outpaint_canvas(const Image& picture_in, const Outpaint&
     return {canvas, mask};
 }
 
-std::vector<float> latent_repaint_mask(const Image& l) {
+std::vector<float> latent_repaint_mask(const Image& l, bool round) {
     // webui: init_mask.convert('RGB').resize((w/8, h/8)) (Pillow's default BICUBIC), / 255, np.around
     const Image small = resize_l(l, l.width / kLatentDownscale, l.height / kLatentDownscale, Resample::Bicubic, false);
     std::vector<float> out(small.pixels.size());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = std::nearbyint(small.pixels[i] / 255.0f);  // half to even
+    for (size_t i = 0; i < out.size(); ++i) {
+        out[i] = small.pixels[i] / 255.0f;
+        if (round) out[i] = std::nearbyint(out[i]);  // np.around: half to even
+    }
     return out;
 }
 
@@ -135,13 +138,14 @@ Image paste_inpainted(const Image& generated, const Image& original_in, const st
 
 Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg, const Tensor& image,
                                const std::vector<float>& mask, const Tensor& noise, Arena& arena,
-                               const VaeTilingPolicy& tiling, float mask_weight) {
+                               const VaeTilingPolicy& tiling, float mask_weight, bool round) {
+    const auto share = [round](float m) { return round ? std::nearbyint(m) : m; };  // webui's round_image_mask
     const int64_t H = image.dim(2), W = image.dim(3);
     if (static_cast<int64_t>(mask.size()) != H * W) throw Error::make("the mask does not cover the {}x{} image", W, H);
     Tensor masked = Tensor::empty({1, 3, H, W});
     for (int64_t c = 0; c < 3; ++c)
         for (int64_t i = 0; i < H * W; ++i)
-            masked.f32_mut()[c * H * W + i] = image.f32()[c * H * W + i] * (1.0f - mask_weight * std::nearbyint(mask[static_cast<size_t>(i)]));
+            masked.f32_mut()[c * H * W + i] = image.f32()[c * H * W + i] * (1.0f - mask_weight * share(mask[static_cast<size_t>(i)]));
     const Posterior p = vae_encode(vae, masked, tiling, arena);
     const Tensor mean = p.mean.contiguous(), logvar = p.logvar.contiguous();
     const int64_t h = mean.dim(2), w = mean.dim(3), hw = h * w;
@@ -150,7 +154,7 @@ Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg,
     Tensor c = Tensor::empty({1, kInpaintingExtraChannels, h, w});
     float* out = c.mutable_data<float>();
     for (int64_t i = 0; i < h; ++i)  // torch.nn.functional.interpolate(mask, (h, w)), mode 'nearest'
-        for (int64_t j = 0; j < w; ++j) out[i * w + j] = std::nearbyint(mask[static_cast<size_t>(i * kLatentDownscale * W + j * kLatentDownscale)]);
+        for (int64_t j = 0; j < w; ++j) out[i * w + j] = share(mask[static_cast<size_t>(i * kLatentDownscale * W + j * kLatentDownscale)]);
     for (int64_t k = 0; k < mean.numel(); ++k) {
         const float z = noise.defined() ? mean.f32()[k] + std::exp(0.5f * logvar.f32()[k]) * noise.f32()[k] : mean.f32()[k];
         out[hw + k] = cfg.vae.scale_factor * z;

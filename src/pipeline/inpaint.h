@@ -40,18 +40,19 @@ struct Outpaint {
 Outpaint parse_outpaint(const std::string& spec);  // "left=128,right=0,top=64,bottom=0"; Error naming the part
 std::pair<Image, Image> outpaint_canvas(const Image& picture, const Outpaint& margins);
 
-// webui's latmask: the prepared mask at width/8 x height/8 (Pillow bicubic), / 255, rounded; 1 = repaint.
-std::vector<float> latent_repaint_mask(const Image& l);
+// webui's latmask: the prepared mask at width/8 x height/8 (Pillow bicubic), / 255, rounded unless
+// `round` is false (mask_round); 1 = repaint.
+std::vector<float> latent_repaint_mask(const Image& l, bool round = true);
 // x · repaint + init · (1 - repaint) per latent cell, for every image and channel of x [B, C, h, w].
 Tensor blend_latents(const Tensor& x, const Tensor& init, const std::vector<float>& repaint);
 // webui's overlay composite: original (at the generated size) · (1 - alpha) + generated · alpha.
 Image paste_inpainted(const Image& generated, const Image& original, const std::vector<float>& alpha);
 
 // c_concat [1, 5, H/8, W/8] of an inpainting UNet for `image` [1, 3, H, W] in [-1, 1] and the mask's
-// shares (H x W, rounded here). `noise` [1, 4, H/8, W/8] samples the masked image's posterior;
+// shares (H x W, rounded here unless `round` is false). `noise` [1, 4, H/8, W/8] samples the masked image's posterior;
 // undefined: its mean. mask_weight: webui's inpainting_mask_weight, masked = image · (1 - weight · mask).
 Tensor inpainting_conditioning(const AutoencoderKL& vae, const ModelConfig& cfg, const Tensor& image,
                                const std::vector<float>& mask, const Tensor& noise, Arena& arena,
-                               const VaeTilingPolicy& tiling = {}, float mask_weight = 1.0f);
+                               const VaeTilingPolicy& tiling = {}, float mask_weight = 1.0f, bool round = true);
 
 }  // namespace difu

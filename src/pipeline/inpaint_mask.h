@@ -30,6 +30,7 @@ struct InpaintOptions {
     bool invert = false;         // inpainting_mask_invert: repaint the black part
     bool composite = true;       // paste the result over the original inside the mask (webui; inpaint_st.py does not)
     float mask_weight = 1.0f;    // inpainting_mask_weight: how much of the masked image an inpainting UNet sees removed
+    bool round = true;           // mask_round: the latent mask and an inpainting UNet's mask rounded to 0 / 1
     // Internal: the request's mask is already L at the request's size, inverted and blurred (the only-
     // masked stage hands its crops on so); the fields above then only label the infotext.
     bool mask_prepared = false;

@@ -293,7 +293,7 @@ Tensor DiffusionPipeline::sample_batch(const GenerateRequest& r, int64_t seed, i
         start = img2img_start_latent(*init_latent, draws);
         noise = scaled(noise, r.initial_noise_multiplier);
         if (r.mask) {
-            repaint = latent_repaint_mask(*r.mask);
+            repaint = latent_repaint_mask(*r.mask, r.inpaint.round);
             if (r.inpaint.fill == InpaintFill::LatentNoise)  // webui: the seeds' own noise, without variation
                 start = blend_latents(BatchNoise(r.rng, seed, shape, Variation{}).first(), start, repaint);
             else if (r.inpaint.fill == InpaintFill::LatentNothing)

@@ -32,7 +32,8 @@ Tensor DiffusionPipeline::inpainting_conditionings(const GenerateRequest& r, Are
     std::vector<Tensor> parts;
     for (int64_t b = 0; b < count; ++b)
         parts.push_back(inpainting_conditioning(vae_model(build), cfg_, pictures.slice(0, b, b + 1).contiguous(), mask_shares(*r.mask),
-                                                r.mask_image_noise.value_or(Tensor()), arena, vae_tiling_, r.inpaint.mask_weight));
+                                                r.mask_image_noise.value_or(Tensor()), arena, vae_tiling_, r.inpaint.mask_weight,
+                                                r.inpaint.round));
     if (count == 1) return parts.front();
     Tensor all = Tensor::empty({count, parts[0].dim(1), parts[0].dim(2), parts[0].dim(3)});
     for (int64_t b = 0; b < count; ++b) std::copy(parts[b].f32().begin(), parts[b].f32().end(), all.f32_mut().begin() + b * parts[b].numel());

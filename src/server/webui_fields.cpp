@@ -44,7 +44,7 @@ constexpr std::string_view kAppliedTxt2Img[] = {"enable_hr", "hr_scale", "hr_ups
 constexpr std::string_view kAppliedImg2Img[] = {"init_images", "denoising_strength", "include_init_images", "mask",
                                                 "inpainting_mask_invert", "mask_blur_x", "mask_blur_y", "mask_blur",
                                                 "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding",
-                                                "initial_noise_multiplier", "resize_mode"};
+                                                "initial_noise_multiplier", "resize_mode", "mask_round"};
 
 // A field difu does not apply. `noops`: the values (JSON, '|'-separated) with which webui would not
 // use it either; "*" = it never changes an image (bookkeeping flags); "" = every value matters.
@@ -65,8 +65,8 @@ constexpr Rule kRules[] = {
     {"firstphase_width", "0", "enable_hr"}, {"firstphase_height", "0", "enable_hr"},
     {"hr_checkpoint_name", R"(""|"Use same checkpoint")", "enable_hr"}, {"hr_scheduler", R"(""|"Use same scheduler")", "enable_hr"},
     {"firstpass_image", ""},
-    // img2img: masks are always rounded at latent size; no separate latent mask; no instruct-pix2pix
-    {"image_cfg_scale", "*"}, {"mask_round", "true", "mask"}, {"latent_mask", ""},
+    // img2img: no separate latent mask; no instruct-pix2pix
+    {"image_cfg_scale", "*"}, {"latent_mask", ""},
 };
 
 Json make_defaults(const char* kind_defaults) {

@@ -96,6 +96,7 @@ void read_inpainting(const FieldReader& f, const Settings& s, GenerateRequest& r
     o.only_masked_padding = static_cast<int>(f.integer("inpaint_full_res_padding", 0, kMaxPadding).value_or(0));
     o.invert = f.integer("inpainting_mask_invert", 0, 1).value_or(0) == 1;
     o.mask_weight = static_cast<float>(s.inpainting_mask_weight);
+    o.round = f.flag("mask_round").value_or(true);
 }
 
 void read_init_images(const FieldReader& f, const Settings& s, GenerateRequest& r) {

@@ -341,6 +341,16 @@ TEST(Pipeline, LatentMaskIsTheBicubicShrinkRounded) {
         EXPECT_EQ(lat[y * 8 + 3], 1.0f);  // left of the edge: mostly white
         EXPECT_EQ(lat[y * 8 + 4], 0.0f);
     }
+    // webui's mask_round false keeps the bicubic shares: strictly between 0 and 1 at the edge, the
+    // rounding of them what the rounded mask holds.
+    const std::vector<float> soft = latent_repaint_mask(mask, /*round=*/false);
+    for (int y = 0; y < 8; ++y) {
+        EXPECT_GT(soft[y * 8 + 3], 0.5f);
+        EXPECT_LT(soft[y * 8 + 3], 1.0f);
+        EXPECT_GT(soft[y * 8 + 4], 0.0f);
+        EXPECT_LT(soft[y * 8 + 4], 0.5f);
+        for (int x = 0; x < 8; ++x) EXPECT_EQ(std::nearbyint(soft[y * 8 + x]), lat[y * 8 + x]) << x;
+    }
 }
 
 TEST(Pipeline, ApproxCheapPreviewIsWebuisLinearMap) {

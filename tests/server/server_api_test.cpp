@@ -183,6 +183,12 @@ TEST(ServerApi, Img2ImgWithAMaskRepaintsOnlyInsideItAsThePipeline) {
     r.inpaint = InpaintOptions{};
     EXPECT_EQ(decode_image("r", decode_b64(post_json(cli, "/sdapi/v1/img2img", body)["images"][0])).pixels,
               tiny_pipe().generate(r).images[0].image.pixels);
+    // mask_round false: the soft latent mask (applied, so not listed as ignored).
+    body["mask_round"] = false;
+    r.inpaint.round = false;
+    const Json soft = post_json(cli, "/sdapi/v1/img2img", body);
+    EXPECT_EQ(decode_image("r", decode_b64(soft["images"][0])).pixels, tiny_pipe().generate(r).images[0].image.pixels);
+    EXPECT_EQ(Json::parse(soft["info"].get<std::string>())["ignored_fields"], Json::array());
 }
 
 TEST(ServerApi, HiresFixGivesThePipelinesSecondPass) {
