@@ -77,6 +77,9 @@ std::vector<float> to_float_chw(const Image& img);
 enum class Resample { Lanczos, Bicubic };  // Pillow's LANCZOS (webui's resize), BICUBIC (Image.resize's default)
 Image resize_image(const Image& img, int width, int height, Resample filter = Resample::Lanczos);
 // The largest centered region of aspect width:height (no scaling).
+// The region [x0, x0 + w) x [y0, y0 + h) (any channel count); parts outside `img` stay black (Pillow
+// paste at an offset).
+Image crop_image(const Image& img, int x0, int y0, int w, int h);
 Image crop_to_aspect(const Image& img, int width, int height);
 // webui's resize_image mode 1 "Crop and resize": scale to cover width x height, then center-crop.
 Image resize_and_crop(const Image& img, int width, int height);

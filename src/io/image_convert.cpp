@@ -134,18 +134,6 @@ void unpremultiply(Image& img) {
     }
 }
 
-// The region [x0, x0 + w) x [y0, y0 + h); parts outside `img` stay black (Pillow paste at an offset).
-Image crop(const Image& img, int x0, int y0, int w, int h) {
-    Image out = blank(w, h, img.channels);
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            const int sx = x0 + x, sy = y0 + y;
-            if (sx < 0 || sy < 0 || sx >= img.width || sy >= img.height) continue;
-            std::copy_n(img.at(sx, sy), img.channels, &out.pixels[y * out.stride() + static_cast<size_t>(x) * img.channels]);
-        }
-    return out;
-}
-
 void check_target(int width, int height, const char* what) {
     if (width < 1 || height < 1 || width > kMaxImageSide || height > kMaxImageSide)
         throw Error::make("{}: target size {}x{} is outside 1..{}", what, width, height, kMaxImageSide);
@@ -192,6 +180,17 @@ Image resize_image(const Image& img, int width, int height, Resample filter) {
     return work;
 }
 
+Image crop_image(const Image& img, int x0, int y0, int w, int h) {
+    Image out = blank(w, h, img.channels);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const int sx = x0 + x, sy = y0 + y;
+            if (sx < 0 || sy < 0 || sx >= img.width || sy >= img.height) continue;
+            std::copy_n(img.at(sx, sy), img.channels, &out.pixels[y * out.stride() + static_cast<size_t>(x) * img.channels]);
+        }
+    return out;
+}
+
 Image crop_to_aspect(const Image& img, int width, int height) {
     check_image(img, "crop_to_aspect");
     check_target(width, height, "crop_to_aspect");
@@ -200,7 +199,7 @@ Image crop_to_aspect(const Image& img, int width, int height) {
         w = std::max<int>(1, static_cast<int>(int64_t{img.height} * width / height));
     else
         h = std::max<int>(1, static_cast<int>(int64_t{img.width} * height / width));
-    return crop(img, (img.width - w) / 2, (img.height - h) / 2, w, h);
+    return crop_image(img, (img.width - w) / 2, (img.height - h) / 2, w, h);
 }
 
 Image resize_and_crop(const Image& img, int width, int height) {
@@ -213,7 +212,7 @@ Image resize_and_crop(const Image& img, int width, int height) {
     const int src_h = ratio <= src_ratio ? height : static_cast<int>(int64_t{img.height} * width / img.width);
     const Image resized = resize_image(img, std::max(src_w, 1), std::max(src_h, 1));
     // res.paste(resized, box=(width // 2 - src_w // 2, height // 2 - src_h // 2))
-    return crop(resized, src_w / 2 - width / 2, src_h / 2 - height / 2, width, height);
+    return crop_image(resized, src_w / 2 - width / 2, src_h / 2 - height / 2, width, height);
 }
 
 Image resize_and_fill(const Image& img, int width, int height) {

@@ -64,10 +64,7 @@ Image clip_resize_short_side(const Image& rgb, int size) {
 Image clip_center_crop(const Image& rgb, int size) {
     const int top = (rgb.height - size) / 2, left = (rgb.width - size) / 2;
     if (top < 0 || left < 0) throw Error::make("a {}x{} picture is smaller than the {} crop", rgb.width, rgb.height, size);
-    Image out{size, size, 3, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3)};
-    for (int y = 0; y < size; ++y)
-        for (int x = 0; x < size; ++x) std::copy_n(rgb.at(left + x, top + y), 3, &out.pixels[(static_cast<size_t>(y) * size + x) * 3]);
-    return out;
+    return crop_image(rgb, left, top, size, size);
 }
 
 Tensor clip_pixel_values(const std::vector<Image>& cropped) {

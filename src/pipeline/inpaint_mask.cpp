@@ -166,10 +166,7 @@ PixelBox expand_to_aspect(const PixelBox& box, int width, int height, int image_
 Image crop_box(const Image& img, const PixelBox& b) {
     if (b.x1 < 0 || b.y1 < 0 || b.x2 > img.width || b.y2 > img.height || b.width() <= 0 || b.height() <= 0)
         throw Error::make("crop {},{}..{},{} is outside the {}x{} picture", b.x1, b.y1, b.x2, b.y2, img.width, img.height);
-    Image out{b.width(), b.height(), img.channels, std::vector<uint8_t>(static_cast<size_t>(b.width()) * b.height() * img.channels)};
-    for (int y = 0; y < b.height(); ++y)
-        std::copy_n(img.at(b.x1, b.y1 + y), out.stride(), out.pixels.begin() + static_cast<ptrdiff_t>(y * out.stride()));
-    return out;
+    return crop_image(img, b.x1, b.y1, b.width(), b.height());
 }
 
 Image fill_masked(const Image& picture_in, const Image& l) {
